@@ -1,0 +1,92 @@
+"""Run the checks on a student's ``dropout`` and ``Dropout`` and report.
+
+Each check gets a fresh subject (so a mask cached by one check cannot help
+another), its own seed (so a re-run gives the same verdict), and a forked
+global RNG (so grading leaves the student's random state as it found it).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+import zlib
+
+import torch
+
+from . import device as devices
+from .checks import CHECKS, Check, Context
+from .report import CheckResult, Report
+from .subject import CheckFailed, FunctionSubject, ModuleSubject, StudentError, reference
+
+TARGETS = {"function": FunctionSubject, "module": ModuleSubject}
+
+
+def _forked_rng(device: torch.device):
+    if device.type == "cuda":
+        return torch.random.fork_rng(devices=[device.index or torch.cuda.current_device()])
+    if device.type == "mps":
+        return torch.random.fork_rng(device_type="mps")
+    return torch.random.fork_rng(devices=[])
+
+
+def run_check(check: Check, target: str, impl, device: torch.device | None = None) -> CheckResult:
+    """Run one check on one implementation; never raises for anything the student did."""
+    if target not in check.targets:
+        raise ValueError(f"check {check.name!r} applies to {', '.join(check.targets)}, not {target}")
+    device = device or devices.grading_device()
+    subject = TARGETS[target](impl)
+    seed = zlib.crc32(check.name.encode())
+    ctx = Context(device, devices.supported_dtypes(str(device)), seed)
+    message = ""
+    start = time.perf_counter()
+    with _forked_rng(device):
+        torch.manual_seed(seed)
+        try:
+            check.run(subject, reference(target), ctx)
+        except (CheckFailed, StudentError) as verdict:
+            message = str(verdict)
+        except Exception as error:  # noqa: BLE001 - e.g. an output the check cannot read
+            message = f"the check could not use your result: {type(error).__name__}: {error}"
+    routes = subject.watch.routes
+    if routes:
+        message = (f"your code ran torch's own dropout ({', '.join(routes[:3])}); "
+                   f"this check only counts a dropout written from scratch")
+    passed = not message
+    return CheckResult(target, check.name, passed, check.points if passed else 0, check.points,
+                       message, "" if passed else check.hint, time.perf_counter() - start)
+
+
+def check_dropout(dropout=None, Dropout=None, *, checks=None, device=None) -> Report:
+    """Check a ``dropout`` function and/or a ``Dropout`` class against torch's.
+
+    ``checks`` limits the run to those check names (all by default).
+    """
+    if dropout is None and Dropout is None:
+        raise TypeError("check_dropout needs dropout=<your function> and/or Dropout=<your class>")
+    unknown = set(checks or ()) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"unknown check(s) {sorted(unknown)}; known: {', '.join(CHECKS)}")
+    device = torch.device(device) if device is not None else devices.grading_device()
+    report = Report(device=devices.describe(device))
+    for target, impl in (("function", dropout), ("module", Dropout)):
+        if impl is None:
+            continue
+        for check in CHECKS.values():
+            if target in check.targets and (checks is None or check.name in checks):
+                report.results.append(run_check(check, target, impl, device))
+    return report
+
+
+def assert_check(name: str, dropout=None, Dropout=None) -> None:
+    """For an nbgrader grade cell: raise with the student-facing message if ``name`` fails."""
+    report = check_dropout(dropout, Dropout, checks=[name])
+    failed = report.failed()
+    if failed:
+        lines = [f"{r.target} check {r.name!r} failed: {r.message}\nhint: {r.hint}" for r in failed]
+        raise CheckFailed("\n".join(lines))
+    print(f"{name}: passed ({report.score}/{report.max_score})")
+
+
+def quick_check(dropout=None, Dropout=None) -> None:
+    """For students while they work: print every check, what failed and a hint."""
+    with contextlib.suppress(KeyboardInterrupt):
+        print(check_dropout(dropout, Dropout).table())

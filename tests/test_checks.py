@@ -1,0 +1,63 @@
+"""Correct implementations get full marks; the checks agree with torch itself."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autograder import CHECKS, check_dropout
+from autograder.checks import Context
+from autograder.device import supported_dtypes
+from autograder.subject import FunctionSubject, ModuleSubject, reference
+from corpus import CORRECT_FUNCTIONS, CORRECT_MODULES
+
+
+def _failures(report):
+    return {f"{r.target}.{r.name}": r.message for r in report.failed()}
+
+
+@pytest.mark.parametrize("impl", CORRECT_FUNCTIONS, ids=lambda f: f.__name__)
+def test_correct_functions_get_full_marks(impl, device):
+    report = check_dropout(dropout=impl, device=device)
+    assert _failures(report) == {}
+    assert report.score == report.max_score
+
+
+@pytest.mark.parametrize("impl", CORRECT_MODULES, ids=lambda c: c.__name__)
+def test_correct_modules_get_full_marks(impl, device):
+    report = check_dropout(Dropout=impl, device=device)
+    assert _failures(report) == {}
+
+
+@pytest.mark.parametrize("name", [n for n in CHECKS if n != "from_scratch"])
+@pytest.mark.parametrize("kind, impl", [("function", F.dropout), ("module", nn.Dropout)])
+def test_torch_itself_passes_every_behaviour_check(name, kind, impl, device):
+    """Run unwatched, torch's own dropout is the answer key: a check it fails is wrong."""
+    check = CHECKS[name]
+    if kind not in check.targets:
+        pytest.skip(f"{name} does not apply to a {kind}")
+    subject = (FunctionSubject if kind == "function" else ModuleSubject)(impl, watched=False)
+    ctx = Context(device, supported_dtypes(str(device)), seed=1)
+    check.run(subject, reference(kind), ctx)
+
+
+def test_a_rerun_gives_the_same_verdicts_and_messages():
+    from corpus import one_mask_for_the_batch
+    first = check_dropout(dropout=one_mask_for_the_batch).rows()
+    second = check_dropout(dropout=one_mask_for_the_batch).rows()
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in first]
+    assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in second]
+
+
+def test_grading_leaves_the_students_random_state_alone():
+    from corpus import dropout_rand
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    check_dropout(dropout=dropout_rand, checks=["drop_rate"])
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_every_check_has_points_a_summary_and_a_hint():
+    for check in CHECKS.values():
+        assert check.points > 0 and check.summary and check.hint, check.name
+        assert set(check.targets) <= {"function", "module"}

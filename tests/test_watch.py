@@ -1,0 +1,62 @@
+"""The from-scratch watch sees torch's dropout by every route, and nothing else."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autograder.watch import KernelWatch
+
+X = torch.rand(6, 4)
+
+ROUTES = {
+    "functional": lambda: F.dropout(X, 0.3),
+    "module": lambda: nn.Dropout(0.3)(X),
+    "torch.dropout": lambda: torch.dropout(X, 0.3, True),
+    "torch.dropout_": lambda: torch.dropout_(X.clone(), 0.3, True),
+    "_VF": lambda: torch._VF.dropout(X, 0.3, True),
+    "native_dropout": lambda: torch.native_dropout(X, 0.3, True),
+    "aten op": lambda: torch.ops.aten.native_dropout(X, 0.3, True),
+    "aten overload": lambda: torch.ops.aten.dropout.default(X, 0.3, True),
+    "feature_dropout": lambda: F.dropout2d(X.view(1, 6, 4, 1), 0.3),
+    "alpha_dropout": lambda: F.alpha_dropout(X, 0.3, True),
+    "modes disabled": lambda: _disabled(),
+    "name built at run time": lambda: getattr(F, "drop" + "out")(X, 0.3),
+}
+
+
+def _disabled():
+    with torch._C.DisableTorchFunction():
+        return torch._C._VariableFunctions.dropout(X, 0.3, True)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_to_torch_dropout_is_seen(route):
+    with KernelWatch() as watch:
+        ROUTES[route]()
+    assert watch.routes, f"{route} went unnoticed"
+
+
+def test_code_written_from_scratch_is_not_flagged():
+    with KernelWatch() as watch:
+        x = X.clone().requires_grad_()
+        y = x * (torch.rand_like(x) >= 0.3) / 0.7
+        y.sum().backward()
+        torch.empty_like(X).bernoulli_(0.7)
+    assert watch.routes == []
+
+
+def test_torch_dropout_outside_the_watch_is_not_counted():
+    watch = KernelWatch()
+    with watch:
+        pass
+    F.dropout(X, 0.3)
+    assert watch.routes == []
+
+
+def test_replacing_the_profiler_is_reported_and_the_old_one_restored():
+    import sys
+    before = sys.getprofile()
+    with KernelWatch() as watch:
+        sys.setprofile(None)
+    assert any("setprofile" in r for r in watch.routes)
+    assert sys.getprofile() is before
