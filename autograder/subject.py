@@ -53,8 +53,9 @@ class Subject:
         except Exception as error:  # noqa: BLE001 - any student error is a verdict
             raise StudentError(call, error) from error
 
-    def __call__(self, x, p=0.5, training=True, inplace=False):
-        call = self.call_text(p, training, inplace)
+    def __call__(self, x, p=0.5, training=True, inplace=False, on=""):
+        """Call the implementation; ``on`` describes an unusual input for messages."""
+        call = self.call_text(p, training, inplace) + (f" on {on}" if on else "")
         out = self.run(lambda: self._forward(x, p, training, inplace), call)
         if not isinstance(out, torch.Tensor):
             raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor "
