@@ -295,6 +295,8 @@ def check_invalid_p(subject: Subject, ref: Subject, ctx: Context) -> None:
             except StudentError as err:
                 if isinstance(err.error, expected):
                     continue
+                if isinstance(err.error, NotImplementedError):
+                    raise
                 raise CheckFailed(f"{call} raised {type(err.error).__name__}; torch raises "
                                   f"{expected.__name__}") from None
             raise CheckFailed(f"{call} returned normally; torch raises {expected.__name__} "
@@ -401,13 +403,19 @@ def check_inplace(subject: Subject, ref: Subject, ctx: Context) -> None:
 def check_from_scratch(subject: Subject, ref: Subject, ctx: Context) -> None:
     """Runs the student's code in every mode; the runner's watch gives the verdict.
 
-    Crashes and wrong results are other checks' business, so they are ignored here.
+    Crashes and wrong results are other checks' business, so they are ignored here,
+    unless nothing ran at all: code that never ran has not been shown to be from scratch.
     """
     calls = [(p, training, inplace) for p in (0.0, 0.3, 1.0) for training in (True, False)
              for inplace in (False, True)]
+    errors = []
     for p, training, inplace in calls:
-        with contextlib.suppress(StudentError, CheckFailed):
+        try:
             subject(ctx.values(8, 8), p, training, inplace)
+        except (StudentError, CheckFailed) as error:
+            errors.append(error)
+    if len(errors) == len(calls):
+        raise errors[0]
     with contextlib.suppress(StudentError, CheckFailed):
         out = subject(ctx.values(8, 8).requires_grad_() * 1, 0.3)
         if out.requires_grad:

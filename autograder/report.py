@@ -14,6 +14,7 @@ class CheckResult:
     message: str       # empty when passed; otherwise what differed from torch
     hint: str          # what to try; shown to students when the check fails
     seconds: float
+    warnings: tuple[str, ...] = ()   # warnings raised meanwhile, kept off stderr
 
 
 @dataclass

@@ -7,7 +7,11 @@ global RNG (so grading leaves the student's random state as it found it).
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
+import warnings
+import weakref
 import zlib
 
 import torch
@@ -28,8 +32,55 @@ def _forked_rng(device: torch.device):
     return torch.random.fork_rng(devices=[])
 
 
+#: Seconds one check may take before the student's code is interrupted.
+CHECK_TIME_LIMIT = 10.0
+#: Implementations that ran out of time once: their remaining checks are skipped, so a
+#: hanging dropout costs one time limit, not one per check.
+_TIMED_OUT: "weakref.WeakSet" = weakref.WeakSet()
+
+
+class CheckTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread on Unix; elsewhere no limit)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise CheckTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _explain(error: BaseException) -> str:
+    if isinstance(error, StudentError) and isinstance(error.error, NotImplementedError):
+        return (f"not implemented yet: {error.call} raised NotImplementedError; replace "
+                f"`raise NotImplementedError()` in your solution cell with your code")
+    if isinstance(error, StudentError) and isinstance(error.error, CheckTimeout):
+        return f"{error.call} did not finish within {CHECK_TIME_LIMIT:.0f} s (an endless loop?)"
+    if isinstance(error, (CheckFailed, StudentError)):
+        return str(error)
+    if isinstance(error, CheckTimeout):
+        return f"the check did not finish within {CHECK_TIME_LIMIT:.0f} s"
+    return f"the check could not use your result: {type(error).__name__}: {error}"
+
+
 def run_check(check: Check, target: str, impl, device: torch.device | None = None) -> CheckResult:
-    """Run one check on one implementation; never raises for anything the student did."""
+    """Run one check on one implementation; never raises for anything the student did.
+
+    Warnings raised while it runs are recorded, not printed: nbgrader scores a
+    cell that writes to stderr zero, and torch warns readily.
+    """
     if target not in check.targets:
         raise ValueError(f"check {check.name!r} applies to {', '.join(check.targets)}, not {target}")
     device = device or devices.grading_device()
@@ -38,21 +89,26 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
     ctx = Context(device, devices.supported_dtypes(str(device)), seed)
     message = ""
     start = time.perf_counter()
-    with _forked_rng(device):
+    with _forked_rng(device), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         torch.manual_seed(seed)
         try:
-            check.run(subject, reference(target), ctx)
-        except (CheckFailed, StudentError) as verdict:
-            message = str(verdict)
-        except Exception as error:  # noqa: BLE001 - e.g. an output the check cannot read
-            message = f"the check could not use your result: {type(error).__name__}: {error}"
+            if impl in _TIMED_OUT:
+                raise CheckFailed("skipped: your code ran out of time in an earlier check")
+            with _time_limit(CHECK_TIME_LIMIT):
+                check.run(subject, reference(target), ctx)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a message
+            message = _explain(error)
+            if isinstance(error, CheckTimeout) or isinstance(getattr(error, "error", None), CheckTimeout):
+                _TIMED_OUT.add(impl)
     routes = subject.watch.routes
     if routes:
         message = (f"your code ran torch's own dropout ({', '.join(routes[:3])}); "
                    f"this check only counts a dropout written from scratch")
     passed = not message
     return CheckResult(target, check.name, passed, check.points if passed else 0, check.points,
-                       message, "" if passed else check.hint, time.perf_counter() - start)
+                       message, "" if passed else check.hint, time.perf_counter() - start,
+                       tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)))
 
 
 def check_dropout(dropout=None, Dropout=None, *, checks=None, device=None) -> Report:
