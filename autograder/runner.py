@@ -134,6 +134,7 @@ def check_dropout(dropout=None, Dropout=None, *, checks=None, device=None) -> Re
 
 def assert_check(name: str, dropout=None, Dropout=None) -> None:
     """For an nbgrader grade cell: raise with the student-facing message if ``name`` fails."""
+    __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback
     report = check_dropout(dropout, Dropout, checks=[name])
     failed = report.failed()
     if failed:

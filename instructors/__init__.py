@@ -1,0 +1,1 @@
+"""Tools for instructors: run nbgrader on this course and grade the demo class."""

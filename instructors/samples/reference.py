@@ -1,0 +1,2 @@
+# about: the instructor's solution from source/, as a student who gets everything right
+# expect-fail:
