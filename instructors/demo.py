@@ -2,12 +2,12 @@
 
     python -m instructors.demo [--workdir demo] [--force]
 
-It copies the course into WORKDIR, releases the assignment with nbgrader,
-hands in one submission per sample in instructors/samples/ (a perfect one,
-the common bugs, an untouched notebook), autogrades them, generates
-feedback, exports the grades to CSV and prints a summary: each student's
-score and the checks they failed, next to what the sample was meant to
-fail. Every step is an nbgrader command; logs go to WORKDIR/logs.
+It copies the course into WORKDIR, releases the assignments with nbgrader,
+hands in one submission per sample in instructors/samples/<assignment>/ (a
+perfect one, the common bugs, an untouched notebook), autogrades them,
+generates feedback, exports the grades to CSV and prints a summary: each
+student's score and the graded cells they failed, next to what the sample
+was meant to fail. Every step is an nbgrader command; logs go to WORKDIR/logs.
 """
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ import nbformat
 from .course import Course
 from .submissions import answers_for, fill, samples
 
-ASSIGNMENT = "dropout_from_scratch"
+ASSIGNMENTS = ("dropout_from_scratch", "checkpoint_quiz")
 
 
 @dataclass
 class StudentResult:
+    assignment: str
     student: str
     about: str
     score: float              # autograded points
@@ -45,7 +46,10 @@ class DemoResult:
     course: Course
     students: list[StudentResult]
     grades_csv: Path
-    feedback: dict[str, Path]
+    feedback: dict[tuple[str, str], Path]     # (assignment, student) -> feedback HTML
+
+    def student(self, assignment: str, name: str) -> StudentResult:
+        return next(s for s in self.students if (s.assignment, s.student) == (assignment, name))
 
 
 def _step(title: str):
@@ -73,60 +77,63 @@ def read_gradebook(course: Course, assignment: str) -> dict[str, dict[str, tuple
     return found
 
 
-def run_demo(workdir: Path, assignment: str = ASSIGNMENT) -> DemoResult:
+def run_demo(workdir: Path, assignments=ASSIGNMENTS) -> DemoResult:
     course = Course.copy_of_this_course(workdir)
-    source = course.root / "source" / assignment / f"{assignment}.ipynb"
+    students, feedback = [], {}
+    for assignment in assignments:
+        source = course.root / "source" / assignment / f"{assignment}.ipynb"
+        start = _step(f"release {assignment} (nbgrader generate_assignment)")
+        course.nbgrader("generate_assignment", assignment, "--force")
+        _done(start)
 
-    start = _step(f"release {assignment} (nbgrader generate_assignment)")
-    course.nbgrader("generate_assignment", assignment, "--force")
-    _done(start)
+        class_samples = samples(assignment)
+        start = _step(f"hand in {len(class_samples)} sample submissions of {assignment}")
+        for sample in class_samples:
+            path = course.submission_path(sample.name, assignment)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(fill(course.release_notebook(assignment), answers_for(sample, source)), path)
+            print(f"    {sample.name}: {sample.about}")
+        _done(start)
 
-    class_samples = samples()
-    start = _step(f"hand in {len(class_samples)} sample submissions")
-    for sample in class_samples:
-        path = course.submission_path(sample.name, assignment)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(fill(course.release_notebook(assignment), answers_for(sample, source)), path)
-        print(f"    {sample.name}: {sample.about}")
-    _done(start)
+        start = _step(f"autograde {assignment} (nbgrader autograde)")
+        course.nbgrader("autograde", assignment, "--force")
+        _done(start)
 
-    start = _step("autograde (nbgrader autograde)")
-    course.nbgrader("autograde", assignment, "--force")
-    _done(start)
+        start = _step(f"feedback on {assignment} (nbgrader generate_feedback)")
+        course.nbgrader("generate_feedback", assignment, "--force")
+        _done(start)
 
-    start = _step("feedback (nbgrader generate_feedback)")
-    course.nbgrader("generate_feedback", assignment, "--force")
-    _done(start)
+        cells = read_gradebook(course, assignment)
+        for sample in class_samples:
+            scores = cells.get(sample.name, {})
+            students.append(StudentResult(
+                assignment, sample.name, sample.about,
+                score=sum(s for s, _ in scores.values()), max_score=sum(m for _, m in scores.values()),
+                failed={cell for cell, (s, m) in scores.items() if s < m}, expected=sample.expect_fail))
+            feedback[assignment, sample.name] = (course.root / "feedback" / sample.name / assignment
+                                                 / f"{assignment}.html")
 
     start = _step("export the gradebook (nbgrader export)")
     grades_csv = course.root / "grades.csv"
     course.nbgrader("export", f"--CsvExportPlugin.to={grades_csv}")
     _done(start)
-
-    cells = read_gradebook(course, assignment)
-    students = []
-    for sample in class_samples:
-        scores = cells.get(sample.name, {})
-        students.append(StudentResult(
-            sample.name, sample.about,
-            score=sum(s for s, _ in scores.values()), max_score=sum(m for _, m in scores.values()),
-            failed={cell for cell, (s, m) in scores.items() if s < m}, expected=sample.expect_fail))
-    feedback = {s.name: course.root / "feedback" / s.name / assignment / f"{assignment}.html"
-                for s in class_samples}
     return DemoResult(course, students, grades_csv, feedback)
 
 
 def summary(result: DemoResult) -> str:
     width = max(len(s.student) for s in result.students)
-    lines = [f"{'student':<{width}}  autograded  as meant  failed checks"]
-    for s in result.students:
-        failed = ", ".join(sorted(f.removeprefix("test_") for f in s.failed)) or "-"
-        if len(failed) > 70:
-            failed = f"{len(s.failed)} checks"
-        lines.append(f"{s.student:<{width}}  {s.score:>4g}/{s.max_score:<4g}   "
-                     f"{'yes' if s.as_expected else 'NO':<8} {failed}")
-    lines.append(f"\ngrades: {result.grades_csv}")
-    lines.append(f"feedback: {result.course.root / 'feedback'}/<student>/{ASSIGNMENT}/")
+    lines = []
+    for assignment in dict.fromkeys(s.assignment for s in result.students):
+        lines += [f"{assignment}", f"  {'student':<{width}}  autograded  as meant  failed cells"]
+        for s in (s for s in result.students if s.assignment == assignment):
+            failed = ", ".join(sorted(f.removeprefix("test_") for f in s.failed)) or "-"
+            if len(failed) > 70:
+                failed = f"{len(s.failed)} cells"
+            lines.append(f"  {s.student:<{width}}  {s.score:>4g}/{s.max_score:<4g}   "
+                         f"{'yes' if s.as_expected else 'NO':<8} {failed}")
+        lines.append("")
+    lines.append(f"grades: {result.grades_csv}")
+    lines.append(f"feedback: {result.course.root / 'feedback'}/<student>/<assignment>/")
     return "\n".join(lines)
 
 

@@ -1,6 +1,6 @@
 """Make student submissions from the release notebook and a set of answers.
 
-A sample answer is a Python file in ``instructors/samples/``, split into
+A sample answer is a Python file in ``instructors/samples/<assignment>/``, split into
 sections by lines ``# %% <grade_id>``; each section replaces the solution
 cell with that grade id. Header lines state what the sample is for:
 
@@ -56,8 +56,8 @@ def load_sample(path: Path) -> Sample:
                   base.group(1) if base else "reference")
 
 
-def samples() -> list[Sample]:
-    return [load_sample(p) for p in sorted(SAMPLES.glob("*.py"))]
+def samples(assignment: str) -> list[Sample]:
+    return [load_sample(p) for p in sorted((SAMPLES / assignment).glob("*.py"))]
 
 
 def answers_for(sample: Sample, source_notebook: Path) -> dict[str, str]:

@@ -92,7 +92,7 @@ def test_reference_solution_scores_full_marks(device):
     check_pipeline(ns["model"], ns["Dropout"])
 
 
-@pytest.mark.parametrize("sample", [s for s in samples() if s.base == "reference"],
+@pytest.mark.parametrize("sample", [s for s in samples(NAME) if s.base == "reference"],
                          ids=lambda s: s.name)
 def test_each_sample_fails_exactly_the_checks_it_declares(sample):
     ns = _run_answers(answers_for(sample, SOURCE))
@@ -107,7 +107,7 @@ def test_each_sample_fails_exactly_the_checks_it_declares(sample):
 
 def test_every_sample_declares_grade_ids_that_exist():
     cells = _grade_cells(nbformat.read(SOURCE, as_version=4))
-    for sample in samples():
+    for sample in samples(NAME):
         assert sample.expect_fail <= set(cells), sample.name
         assert set(sample.answers) <= SOLUTION_IDS, sample.name
         assert re.match(r"^[a-z0-9_]+$", sample.name)

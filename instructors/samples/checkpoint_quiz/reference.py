@@ -1,0 +1,2 @@
+# about: every answer right, from the instructor's solutions
+# expect-fail:
