@@ -16,6 +16,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # remaining checks of a submission that hung, so a cell needs far less than this.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
+# A graded kernel has nothing to save: stop it at once rather than wait for a clean exit.
+c.Execute.shutdown_kernel = "immediate"
 # Grade cells come back from source/ on autograde: edited ones are overwritten and
 # deleted ones are added again, so a student cannot remove a test they fail.
 c.OverwriteCells.enabled = True

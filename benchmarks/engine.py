@@ -30,10 +30,10 @@ def timed(**impls):
     return time.perf_counter() - start, report
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(f"{describe()}; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads")
     cold, _ = timed(dropout=dropout_rand, Dropout=DropoutReference)

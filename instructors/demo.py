@@ -1,13 +1,15 @@
-"""The main job: a demo class, released, autograded, given feedback and summarised.
+"""The main job: a demo class, released, graded in parallel, given feedback and summarised.
 
-    python -m instructors.demo [--workdir demo] [--force]
+    python -m instructors.demo [--workdir demo] [--force] [--jobs N]
 
-It copies the course into WORKDIR, releases the assignments with nbgrader,
-hands in one submission per sample in instructors/samples/<assignment>/ (a
-perfect one, the common bugs, an untouched notebook), autogrades them,
-generates feedback, exports the grades to CSV and prints a summary: each
-student's score and the graded cells they failed, next to what the sample
-was meant to fail. Every step is an nbgrader command; logs go to WORKDIR/logs.
+It copies the course into WORKDIR and, for each assignment, releases it with
+nbgrader, hands in the demo class's submissions (each sample in
+instructors/samples/<assignment>/ as many times as its `# copies:` line says:
+perfect ones, the common bugs, broken and untouched notebooks), autogrades
+them in parallel with feedback, and writes a report of what the class got
+wrong. Then it exports the gradebook to CSV and prints a summary: every
+sample's score and the graded cells it failed, next to what it was meant to
+fail. Logs go to WORKDIR/logs.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import nbformat
 
+from .analytics import write_report
 from .course import Course
-from .submissions import answers_for, fill, samples
+from .grade_class import ClassGrading, export, grade_class
+from .submissions import Sample, answers_for, fill, samples
 
 ASSIGNMENTS = ("dropout_from_scratch", "checkpoint_quiz")
 
@@ -30,107 +34,110 @@ ASSIGNMENTS = ("dropout_from_scratch", "checkpoint_quiz")
 class StudentResult:
     assignment: str
     student: str
-    about: str
+    sample: Sample
     score: float              # autograded points
     max_score: float          # autograded points available
     failed: set[str]          # grade ids of autograded cells that scored below full
-    expected: set[str]
 
     @property
     def as_expected(self) -> bool:
-        return self.failed == self.expected
+        return self.failed == self.sample.expect_fail
 
 
 @dataclass
 class DemoResult:
     course: Course
     students: list[StudentResult]
+    grading: dict[str, ClassGrading]
     grades_csv: Path
-    feedback: dict[tuple[str, str], Path]     # (assignment, student) -> feedback HTML
+    reports: dict[str, Path]
 
-    def student(self, assignment: str, name: str) -> StudentResult:
-        return next(s for s in self.students if (s.assignment, s.student) == (assignment, name))
+    def feedback(self, assignment: str, student: str) -> Path:
+        return self.course.root / "feedback" / student / assignment / f"{assignment}.html"
+
+    def of_sample(self, assignment: str, sample: str) -> list[StudentResult]:
+        return [s for s in self.students if s.assignment == assignment and s.sample.name == sample]
 
 
-def _step(title: str):
+def _step(title: str) -> float:
     print(f"==> {title}", flush=True)
     return time.perf_counter()
 
 
-def _done(start: float):
+def _done(start: float) -> None:
     print(f"    done in {time.perf_counter() - start:.1f} s", flush=True)
 
 
-def read_gradebook(course: Course, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
-    """student -> autograded cell grade id -> (score, max score), from nbgrader's gradebook."""
-    from nbgrader.api import Gradebook
+def hand_in(course: Course, assignment: str) -> dict[str, Sample]:
+    """Write the demo class's submissions; return student id -> the sample they handed in."""
+    source = course.root / "source" / assignment / f"{assignment}.ipynb"
+    roster = {}
+    for sample in samples(assignment):
+        notebook = fill(course.release_notebook(assignment), answers_for(sample, source))
+        for copy in range(1, sample.copies + 1):
+            student = f"{sample.name}-{copy}"
+            path = course.submission_path(student, assignment)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, path)
+            roster[student] = sample
+    return roster
 
-    found = {}
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gradebook:
-        for submission in gradebook.assignment_submissions(assignment):
-            cells = {}
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    if grade.auto_score is not None and grade.cell.name.startswith("test_"):
-                        cells[grade.cell.name] = (grade.score, grade.max_score)
-            found[submission.student.id] = cells
-    return found
 
+def run_demo(workdir: Path, assignments=ASSIGNMENTS, jobs: int | None = None,
+             progress: bool = True) -> DemoResult:
+    from .analytics import class_scores
 
-def run_demo(workdir: Path, assignments=ASSIGNMENTS) -> DemoResult:
     course = Course.copy_of_this_course(workdir)
-    students, feedback = [], {}
+    students, grading, reports = [], {}, {}
     for assignment in assignments:
-        source = course.root / "source" / assignment / f"{assignment}.ipynb"
         start = _step(f"release {assignment} (nbgrader generate_assignment)")
         course.nbgrader("generate_assignment", assignment, "--force")
         _done(start)
 
-        class_samples = samples(assignment)
-        start = _step(f"hand in {len(class_samples)} sample submissions of {assignment}")
-        for sample in class_samples:
-            path = course.submission_path(sample.name, assignment)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(fill(course.release_notebook(assignment), answers_for(sample, source)), path)
-            print(f"    {sample.name}: {sample.about}")
+        start = _step(f"hand in the demo class's submissions of {assignment}")
+        roster = hand_in(course, assignment)
+        print(f"    {len(roster)} students, {len(set(map(id, roster.values())))} kinds of submission")
         _done(start)
 
-        start = _step(f"autograde {assignment} (nbgrader autograde)")
-        course.nbgrader("autograde", assignment, "--force")
+        start = _step(f"autograde and feedback, in parallel")
+        grading[assignment] = grade_class(course, assignment, jobs=jobs, progress=progress)
         _done(start)
 
-        start = _step(f"feedback on {assignment} (nbgrader generate_feedback)")
-        course.nbgrader("generate_feedback", assignment, "--force")
+        start = _step("class report")
+        reports[assignment] = write_report(course, assignment, course.root / "reports" / assignment)
+        print(f"    {reports[assignment]}")
         _done(start)
 
-        cells = read_gradebook(course, assignment)
-        for sample in class_samples:
-            scores = cells.get(sample.name, {})
-            students.append(StudentResult(
-                assignment, sample.name, sample.about,
-                score=sum(s for s, _ in scores.values()), max_score=sum(m for _, m in scores.values()),
-                failed={cell for cell, (s, m) in scores.items() if s < m}, expected=sample.expect_fail))
-            feedback[assignment, sample.name] = (course.root / "feedback" / sample.name / assignment
-                                                 / f"{assignment}.html")
+        scores, max_points = class_scores(course, assignment)
+        for student, sample in roster.items():
+            row = scores.loc[student] if student in scores.index else None
+            failed = set() if row is None else {c for c in scores.columns if row[c] < max_points[c]}
+            students.append(StudentResult(assignment, student, sample,
+                                          score=0.0 if row is None else float(row.sum()),
+                                          max_score=float(max_points.sum()), failed=failed))
 
     start = _step("export the gradebook (nbgrader export)")
-    grades_csv = course.root / "grades.csv"
-    course.nbgrader("export", f"--CsvExportPlugin.to={grades_csv}")
+    grades_csv = export(course, course.root / "grades.csv")
     _done(start)
-    return DemoResult(course, students, grades_csv, feedback)
+    return DemoResult(course, students, grading, grades_csv, reports)
 
 
 def summary(result: DemoResult) -> str:
-    width = max(len(s.student) for s in result.students)
     lines = []
-    for assignment in dict.fromkeys(s.assignment for s in result.students):
-        lines += [f"{assignment}", f"  {'student':<{width}}  autograded  as meant  failed cells"]
-        for s in (s for s in result.students if s.assignment == assignment):
-            failed = ", ".join(sorted(f.removeprefix("test_") for f in s.failed)) or "-"
-            if len(failed) > 70:
-                failed = f"{len(s.failed)} cells"
-            lines.append(f"  {s.student:<{width}}  {s.score:>4g}/{s.max_score:<4g}   "
-                         f"{'yes' if s.as_expected else 'NO':<8} {failed}")
+    for assignment, outcome in result.grading.items():
+        lines.append(f"{assignment}: {len(outcome.graded)} graded, {len(outcome.failed)} failed to grade, "
+                     f"{outcome.seconds:.0f} s")
+        lines.append(f"  {'sample':<38} {'students':>8}  score       as meant  failed cells")
+        for name in dict.fromkeys(s.sample.name for s in result.students if s.assignment == assignment):
+            group = result.of_sample(assignment, name)
+            scores = sorted({f"{s.score:g}" for s in group})
+            failed = ", ".join(sorted(f.removeprefix("test_") for f in group[0].failed)) or "-"
+            if len(failed) > 60:
+                failed = f"{len(group[0].failed)} cells"
+            meant = "yes" if all(s.as_expected for s in group) else "NO"
+            lines.append(f"  {name:<38} {len(group):>8}  {'/'.join(scores):>4}/{group[0].max_score:<4g}"
+                         f"   {meant:<8} {failed}")
+        lines.append(f"  report: {result.reports[assignment]}")
         lines.append("")
     lines.append(f"grades: {result.grades_csv}")
     lines.append(f"feedback: {result.course.root / 'feedback'}/<student>/<assignment>/")
@@ -142,10 +149,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("demo"),
                         help="folder for the demo course (default: ./demo)")
     parser.add_argument("--force", action="store_true", help="delete WORKDIR first if it exists")
+    parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
     args = parser.parse_args(argv)
     if args.force and args.workdir.exists():
         shutil.rmtree(args.workdir)
-    result = run_demo(args.workdir)
+    result = run_demo(args.workdir, jobs=args.jobs)
     print()
     print(summary(result))
     return 0 if all(s.as_expected for s in result.students) else 1

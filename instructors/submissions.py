@@ -8,6 +8,7 @@ cell with that grade id. Header lines state what the sample is for:
     # expect-fail: test_function_scaling test_module_scaling
     # base: release          (optional: start from the untouched release notebook
     #                         instead of the reference answers)
+    # copies: 4              (optional: how many students of the demo class hand it in)
 
 The reference answer is not a sample file: it is read from the solution
 cells of ``source/``, so there is one copy of it.
@@ -31,6 +32,7 @@ class Sample:
     answers: dict[str, str]                   # grade_id -> cell source
     expect_fail: set[str] = field(default_factory=set)
     base: str = "reference"                   # or "release": no answers at all
+    copies: int = 1                           # students of the demo class who hand it in
 
 
 def _grade_id(cell) -> str | None:
@@ -49,11 +51,12 @@ def load_sample(path: Path) -> Sample:
     about = re.search(r"^# about: (.*)$", text, re.M)
     expect = re.search(r"^# expect-fail:(.*)$", text, re.M)
     base = re.search(r"^# base: (\S+)", text, re.M)
+    copies = re.search(r"^# copies: (\d+)", text, re.M)
     sections = re.split(r"^# %% (\S+)[ \t]*\n", text, flags=re.M)
     answers = {sections[i]: sections[i + 1].strip("\n") + "\n" for i in range(1, len(sections), 2)}
     return Sample(Path(path).stem, about.group(1) if about else "", answers,
                   set(expect.group(1).split()) if expect else set(),
-                  base.group(1) if base else "reference")
+                  base.group(1) if base else "reference", int(copies.group(1)) if copies else 1)
 
 
 def samples(assignment: str) -> list[Sample]:

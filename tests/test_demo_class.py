@@ -1,23 +1,27 @@
-"""The main job end to end, through nbgrader's own commands: release, autograde, feedback, export.
+"""The main job end to end: a demo class of 51 submissions graded in parallel through nbgrader.
 
-One run grades every sample submission in instructors/samples/ (the reference
-solutions, common bugs, a solution that makes torch warn, untouched notebooks,
-quiz answers right and wrong) on the grading device, and the tests below read
-what it left behind.
+One run releases both assignments, hands in every sample of
+instructors/samples/ as often as its `# copies:` line says (perfect, buggy,
+broken and untouched notebooks, quiz answers right and wrong), grades them
+two at a time with feedback, writes the class reports and exports the
+gradebook; the tests below read what it left behind.
 """
 import csv
 import html
 import re
+from collections import Counter
 
 import pytest
 
 from autograder import CHECKS
+from instructors.analytics import check_summary, class_scores, failure_messages
 from instructors.demo import run_demo, summary
+from instructors.grade_class import grade_class
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return run_demo(tmp_path_factory.mktemp("demo") / "course")
+    return run_demo(tmp_path_factory.mktemp("demo") / "course", jobs=2, progress=False)
 
 
 def _points(grade_ids):
@@ -27,42 +31,18 @@ def _points(grade_ids):
     return sum(points[g] for g in grade_ids)
 
 
+def test_a_class_of_dozens_is_graded_in_parallel_with_nothing_lost(demo):
+    assert len(demo.of_sample("dropout_from_scratch", "reference")) >= 10
+    assert sum(1 for s in demo.students if s.assignment == "dropout_from_scratch") >= 20
+    for assignment, outcome in demo.grading.items():
+        assert outcome.failed == {}
+        assert sorted(outcome.graded) == sorted(s.student for s in demo.students if s.assignment == assignment)
+
+
 def test_each_student_loses_exactly_the_points_of_the_checks_their_bug_breaks(demo):
-    assert {s.assignment for s in demo.students} == {"dropout_from_scratch", "checkpoint_quiz"}
     for student in demo.students:
-        assert student.failed == student.expected, (student.assignment, student.student)
-        assert student.score == student.max_score - _points(student.expected), student.student
-
-
-def test_the_reference_and_the_warning_solution_get_full_marks(demo):
-    for name in ("reference", "correct_but_triggers_a_torch_warning"):
-        result = demo.student("dropout_from_scratch", name)
-        assert result.score == result.max_score == 30
-    assert demo.student("checkpoint_quiz", "reference").score == 10
-
-
-def test_untouched_notebooks_score_zero_and_feedback_says_what_to_do(demo):
-    assert demo.student("dropout_from_scratch", "untouched").score == 0
-    text = _text(demo.feedback["dropout_from_scratch", "untouched"])
-    assert "not implemented yet" in text and "replace `raise NotImplementedError()`" in text
-    assert demo.student("checkpoint_quiz", "untouched").score == 0
-    assert "q1 has no answer yet" in _text(demo.feedback["checkpoint_quiz", "untouched"])
-
-
-def test_feedback_shows_the_student_facing_message_of_each_failed_check(demo):
-    text = _text(demo.feedback["dropout_from_scratch", "no_scaling"])
-    assert "kept values scaled by 1.000; torch scales them by 1/(1-p) = 1.429 for p=0.3" in text
-    assert "hint: Inverted dropout scales the survivors" in text
-    calls_torch = _text(demo.feedback["dropout_from_scratch", "calls_torch_dropout"])
-    assert "your code ran torch's own dropout" in calls_torch
-
-
-def test_quiz_feedback_explains_the_right_answer_and_credits_each_question(demo):
-    result = demo.student("checkpoint_quiz", "mixed_up_modes")
-    assert result.score == 6
-    text = _text(demo.feedback["checkpoint_quiz", "mixed_up_modes"])
-    assert "q9: 0.85 is not right; the answer is 0.894737. Precision = TP / (TP + FP)" in text
-    assert "q3: B is not right; the answer is A." in text
+        assert student.failed == student.sample.expect_fail, (student.assignment, student.student)
+        assert student.score == student.max_score - _points(student.sample.expect_fail), student.student
 
 
 def test_export_has_every_submission_with_its_score(demo):
@@ -70,12 +50,69 @@ def test_export_has_every_submission_with_its_score(demo):
         rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
     for student in demo.students:
         assert float(rows[student.assignment, student.student]["score"]) == student.score
+    handed_in = {(s.assignment, s.student) for s in demo.students}
+    # nbgrader lists every student under every assignment: no submission, no points
+    assert all(float(r["score"]) == 0 for key, r in rows.items() if key not in handed_in)
+
+
+def test_the_reference_and_the_warning_solution_get_full_marks(demo):
+    for name in ("reference", "correct_but_triggers_a_torch_warning"):
+        assert {s.score for s in demo.of_sample("dropout_from_scratch", name)} == {30}
+    assert {s.score for s in demo.of_sample("checkpoint_quiz", "reference")} == {10}
+
+
+def test_untouched_notebooks_score_zero_and_feedback_says_what_to_do(demo):
+    student = demo.of_sample("dropout_from_scratch", "untouched")[0]
+    assert student.score == 0
+    text = _text(demo.feedback("dropout_from_scratch", student.student))
+    assert "not implemented yet" in text and "replace `raise NotImplementedError()`" in text
+    quiz = demo.of_sample("checkpoint_quiz", "untouched")[0]
+    assert quiz.score == 0 and "q1 has no answer yet" in _text(demo.feedback("checkpoint_quiz", quiz.student))
+
+
+def test_feedback_shows_the_student_facing_message_of_each_failed_check(demo):
+    student = demo.of_sample("dropout_from_scratch", "no_scaling")[0].student
+    text = _text(demo.feedback("dropout_from_scratch", student))
+    assert "kept values scaled by 1.000; torch scales them by 1/(1-p) = 1.429 for p=0.3" in text
+    assert "hint: Inverted dropout scales the survivors" in text
+    cheat = demo.of_sample("dropout_from_scratch", "calls_torch_dropout")[0].student
+    assert "your code ran torch's own dropout" in _text(demo.feedback("dropout_from_scratch", cheat))
+
+
+def test_quiz_feedback_explains_the_right_answer_and_credits_each_question(demo):
+    student = demo.of_sample("checkpoint_quiz", "mixed_up_modes")[0]
+    assert student.score == 6
+    text = _text(demo.feedback("checkpoint_quiz", student.student))
+    assert "q9: 0.85 is not right; the answer is 0.894737. Precision = TP / (TP + FP)" in text
+    assert "q3: B is not right; the answer is A." in text
+
+
+def test_report_counts_the_share_that_failed_each_check_and_why(demo):
+    assignment = "dropout_from_scratch"
+    scores, max_points = class_scores(demo.course, assignment)
+    table = check_summary(scores, max_points, failure_messages(demo.course, assignment))
+    roster = [s for s in demo.students if s.assignment == assignment]
+    expected = Counter(cell for s in roster for cell in s.sample.expect_fail)
+    for cell, row in table.iterrows():
+        assert row["failed"] == expected[cell]
+        assert row["share failed"] == pytest.approx(expected[cell] / len(roster))
+    assert "4× kept values scaled by 1.000" in table.loc["test_function_scaling", "most common messages"]
+    folder = demo.reports[assignment].parent
+    for name in ("report.html", "scores.csv", "checks.csv", "failure_shares.png", "score_distribution.png"):
+        assert (folder / name).stat().st_size > 0
+    assert "failed" in demo.reports[assignment].read_text()
 
 
 def test_summary_marks_every_sample_as_meant(demo):
     text = summary(demo)
-    assert "NO" not in text.split()
-    assert all(s.student in text for s in demo.students)
+    assert " NO " not in text and "failed to grade" in text
+
+
+def test_a_second_run_skips_everyone_already_graded_and_keeps_their_grades(demo):
+    before = class_scores(demo.course, "checkpoint_quiz")[0]
+    again = grade_class(demo.course, "checkpoint_quiz", progress=False)
+    assert again.graded == [] and len(again.skipped) == len(before)
+    assert class_scores(demo.course, "checkpoint_quiz")[0].equals(before)
 
 
 def _text(path):

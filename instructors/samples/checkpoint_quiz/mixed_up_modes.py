@@ -1,4 +1,5 @@
 # about: confuses the modes and swaps precision with recall
+# copies: 4
 # expect-fail: test_q3 test_q4 test_q9 test_q10
 # %% q3_answer
 q3 = "b"

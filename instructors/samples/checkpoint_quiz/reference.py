@@ -1,2 +1,3 @@
 # about: every answer right, from the instructor's solutions
+# copies: 6
 # expect-fail:

@@ -1,3 +1,4 @@
 # about: the quiz handed in as it was given out
 # base: release
+# copies: 2
 # expect-fail: test_q1 test_q2 test_q3 test_q4 test_q5 test_q6 test_q7 test_q8 test_q9 test_q10

@@ -1,4 +1,5 @@
 # about: correct, but copy-constructs a tensor, which makes torch print a UserWarning
+# copies: 3
 # expect-fail:
 # %% dropout_function
 def dropout(x, p=0.5, training=True, inplace=False):

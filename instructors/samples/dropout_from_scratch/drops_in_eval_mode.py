@@ -1,4 +1,5 @@
 # about: ignores training=False, so dropout stays on at evaluation time
+# copies: 4
 # expect-fail: test_function_eval_mode test_module_eval_mode test_module_train_eval_toggle test_pipeline
 # %% dropout_function
 def dropout(x, p=0.5, training=True, inplace=False):

@@ -1,4 +1,5 @@
 # about: a module that stores p as a buffer and has no extra_repr
+# copies: 3
 # expect-fail: test_module_module_api
 # %% dropout_module
 class Dropout(nn.Module):

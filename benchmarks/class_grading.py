@@ -1,0 +1,124 @@
+"""Grading a class: this project's parallel grader against plain nbgrader and against the floor.
+
+    .venv/bin/python benchmarks/class_grading.py [--students 8] [--skip-suites]
+
+Measured side by side in one run on the same machine and the same submissions:
+  1. seconds per submission: plain sequential `nbgrader autograde` vs
+     instructors.grade_class (autograde only, one worker per core); the ratio;
+  2. the floor: a bare kernel start + `import torch` + the whole check suite,
+     once per submission, spread over the cores; the grader's time over it;
+  3. the check suite per implementation (benchmarks/engine.py);
+  4. all lessons executed headless (benchmarks/lessons.py).
+Goals: at least 1.8x faster than sequential nbgrader on 2 cores, within 1.3x of
+the floor, and every grade in the gradebook.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from instructors.course import Course  # noqa: E402
+from instructors.grade_class import fully_graded, grade_class  # noqa: E402
+from instructors.submissions import answers_for, fill, samples  # noqa: E402
+
+ASSIGNMENT = "dropout_from_scratch"
+FLOOR_CODE = """
+import torch
+from autograder import check_dropout
+exec(SOLUTION)
+report = check_dropout(dropout, Dropout)
+assert report.passed, report.table()
+"""
+
+
+def make_class(root: Path, students: int) -> Course:
+    course = Course.copy_of_this_course(root)
+    course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
+    source = course.root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    kinds = samples(ASSIGNMENT)
+    for i in range(students):
+        sample = kinds[i % len(kinds)]
+        path = course.submission_path(f"student-{i:03d}", ASSIGNMENT)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(fill(course.release_notebook(ASSIGNMENT), answers_for(sample, source)), path)
+    return course
+
+
+def floor_seconds(course: Course, runs: int) -> float:
+    """Median time of: start a kernel, import torch, run the whole check suite, shut down."""
+    from jupyter_client.manager import KernelManager
+
+    from instructors.submissions import reference_answers
+
+    solution = "\n".join(reference_answers(course.root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")[g]
+                         for g in ("dropout_function", "dropout_module"))
+    code = f"SOLUTION = {solution!r}\nfrom torch import nn\n{FLOOR_CODE}"
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        manager = KernelManager(kernel_name="python3")
+        manager.start_kernel(env={**course.env(), "OMP_NUM_THREADS": "1"})
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        reply = client.execute_interactive(code, timeout=120, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=8)
+    parser.add_argument("--skip-suites", action="store_true", help="skip the engine and lesson benchmarks")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    print(f"{platform.machine()}, {cores} cores, Python {platform.python_version()}; "
+          f"{args.students} submissions of {ASSIGNMENT}")
+    with tempfile.TemporaryDirectory() as tmp:
+        sequential = make_class(Path(tmp) / "sequential", args.students)
+        start = time.perf_counter()
+        sequential.nbgrader("autograde", ASSIGNMENT, "--force")
+        plain = (time.perf_counter() - start) / args.students
+
+        parallel = make_class(Path(tmp) / "parallel", args.students)
+        start = time.perf_counter()
+        outcome = grade_class(parallel, ASSIGNMENT, feedback=False, progress=False)
+        ours = (time.perf_counter() - start) / args.students
+        complete = len(fully_graded(parallel, ASSIGNMENT)) == args.students and not outcome.failed
+
+        floor = floor_seconds(parallel, runs=3)
+        floor_per_submission = floor / cores
+
+    print(f"1. plain `nbgrader autograde`, sequential: {plain:5.2f} s per submission")
+    print(f"   instructors.grade_class, {cores} workers: {ours:5.2f} s per submission "
+          f"-> {plain / ours:.2f}x faster (goal >= 1.8x: {'met' if plain / ours >= 1.8 else 'MISSED'})")
+    print(f"   every grade in the gradebook: {complete}")
+    print(f"2. floor: kernel start + import torch + checks = {floor:.2f} s, over {cores} cores "
+          f"{floor_per_submission:.2f} s per submission")
+    print(f"   grader / floor = {ours / floor_per_submission:.2f} "
+          f"(goal <= 1.3: {'met' if ours / floor_per_submission <= 1.3 else 'MISSED'})")
+    if not args.skip_suites:
+        import engine
+        import lessons
+        print("3. the check suite:")
+        engine.main([])
+        print("4. the lessons:")
+        lessons.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""Grade a whole class in parallel: autograde and feedback for every submission, then export.
+
+    python -m instructors.grade_class ASSIGNMENT [--course DIR] [--jobs N] [--force]
+
+Submissions are read from nbgrader's usual place, DIR/submitted/<student>/ASSIGNMENT/.
+Each worker process loads nbgrader once and then grades one student after
+another through nbgrader's own API (the same Autograde and GenerateFeedback
+converters `nbgrader autograde` runs), so a submission costs a kernel start
+plus its cells, not a fresh nbgrader start-up too. Every notebook still runs
+in its own fresh kernel.
+
+Safe to interrupt and re-run: a student whose grades are all in the gradebook
+is skipped (unless --force), so a killed run picks up where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import COURSE_ROOT, Course, NbgraderError
+
+#: SQLite waits this long for a lock held by another worker instead of failing at once.
+DB_TIMEOUT_S = 120
+
+
+@dataclass
+class ClassGrading:
+    assignment: str
+    graded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)     # already graded in an earlier run
+    failed: dict[str, str] = field(default_factory=dict)  # student -> why nbgrader failed
+    seconds: float = 0.0
+
+
+def db_url(course_root: Path) -> str:
+    return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
+
+
+# --- worker processes -------------------------------------------------------------
+
+_API = None
+
+
+def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
+    """Load nbgrader and the course config once per worker process.
+
+    The worker's stderr, which its kernels inherit, goes to a log file, so the
+    kernels' start-up notices do not break the progress bar.
+    """
+    global _API
+    logs = Path(course_root) / "logs"
+    logs.mkdir(exist_ok=True)
+    log = open(logs / f"worker-{os.getpid()}.log", "a")  # noqa: SIM115 - open for the worker's life
+    os.dup2(log.fileno(), 2)
+    os.environ.update(env)
+    # Each kernel would otherwise start one torch thread per core, and N workers
+    # would fight over the same cores.
+    os.environ["OMP_NUM_THREADS"] = str(torch_threads)
+    os.environ["MKL_NUM_THREADS"] = str(torch_threads)
+    # Plots are for students at work; grading skips rendering them.
+    os.environ["MPLBACKEND"] = "Agg"
+    os.chdir(course_root)
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=course_root).load_config()
+    config.CourseDirectory.root = course_root
+    config.CourseDirectory.db_url = db_url(Path(course_root))
+    config.Exchange.root = str(Path(course_root) / ".jupyter-private" / "exchange")
+    _API = NbGraderAPI(config=config)
+
+
+def _grade_one(assignment: str, student: str, feedback: bool) -> tuple[str, str]:
+    """Autograde one student (and make their feedback); return (student, error or '')."""
+    result = _API.autograde(assignment, student, force=True, create=True)
+    if not result["success"]:
+        return student, _last_lines(result.get("error") or result.get("log", ""))
+    if feedback:
+        result = _API.generate_feedback(assignment, student, force=True)
+        if not result["success"]:
+            return student, "feedback: " + _last_lines(result.get("error") or result.get("log", ""))
+    return student, ""
+
+
+def _last_lines(text: str, n: int = 6) -> str:
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+# --- the parent process -----------------------------------------------------------
+
+def submitted_students(course: Course, assignment: str) -> list[str]:
+    folder = course.root / "submitted"
+    return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
+
+
+def fully_graded(course: Course, assignment: str) -> set[str]:
+    """Students whose every autograded cell has a score in the gradebook."""
+    from nbgrader.api import Gradebook
+
+    done = set()
+    with Gradebook(db_url(course.root)) as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
+            grades = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"]
+            if grades and all(g.auto_score is not None for g in grades):
+                done.add(submission.student.id)
+    return done
+
+
+def _prepare_gradebook(course: Course, assignment: str, students: list[str]) -> None:
+    """Create every student before the workers start, so they only add grades."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url(course.root)) as gradebook:
+        try:
+            gradebook.find_assignment(assignment)
+        except MissingEntry:
+            raise NbgraderError(f"assignment {assignment!r} is not in the gradebook of {course.root}: "
+                                f"run `nbgrader generate_assignment {assignment}` there first") from None
+        for student in students:
+            gradebook.update_or_create_student(student)
+
+
+def grade_class(course: Course, assignment: str, jobs: int | None = None, force: bool = False,
+                feedback: bool = True, progress: bool = True) -> ClassGrading:
+    """Autograde (and give feedback on) every submission of ``assignment`` in parallel."""
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    students = submitted_students(course, assignment)
+    if not students:
+        raise FileNotFoundError(f"no submissions of {assignment!r} in {course.root / 'submitted'}")
+    _prepare_gradebook(course, assignment, students)
+    outcome = ClassGrading(assignment)
+    done = set() if force else fully_graded(course, assignment)
+    outcome.skipped = [s for s in students if s in done]
+    todo = [s for s in students if s not in done]
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(jobs or cores, len(todo) or 1))
+    env = course.env()
+    bar = tqdm(total=len(todo), unit="submission", desc=f"grading {assignment}", disable=not progress,
+               dynamic_ncols=True)
+    with ProcessPoolExecutor(jobs, initializer=_start_worker,
+                             initargs=(str(course.root), env, max(1, cores // jobs))) as pool:
+        futures = [pool.submit(_grade_one, assignment, s, feedback) for s in todo]
+        for future in as_completed(futures):
+            try:
+                student, error = future.result()
+            except Exception as crash:  # noqa: BLE001 - a dead worker must not stop the class
+                student, error = "?", f"worker crashed: {type(crash).__name__}: {crash}"
+            if error:
+                outcome.failed[student] = error
+            else:
+                outcome.graded.append(student)
+            bar.set_postfix(failed=len(outcome.failed))
+            bar.update()
+    bar.close()
+    # Whatever a worker reported, the gradebook has the last word.
+    missing = set(todo) - fully_graded(course, assignment) - set(outcome.failed)
+    for student in sorted(missing):
+        outcome.failed[student] = "no grades in the gradebook after grading"
+        outcome.graded.remove(student)
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def export(course: Course, to: Path) -> Path:
+    """nbgrader's CSV export of the whole gradebook."""
+    course.nbgrader("export", f"--CsvExportPlugin.to={to}", f"--CourseDirectory.db_url={db_url(course.root)}")
+    return to
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Autograde every submission of an assignment in parallel, with feedback, "
+                    "a CSV export and a report of what the class got wrong.")
+    parser.add_argument("assignment", help="assignment name, as in source/ and submitted/<student>/")
+    parser.add_argument("--course", type=Path, default=Path.cwd(),
+                        help="the nbgrader course folder (default: the current folder)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help=f"submissions graded at once (default: one per core, {os.cpu_count()} here)")
+    parser.add_argument("--force", action="store_true",
+                        help="regrade students already fully graded in the gradebook")
+    parser.add_argument("--no-feedback", action="store_true", help="skip generating feedback")
+    args = parser.parse_args(argv)
+    from .analytics import write_report
+
+    course = Course(args.course)
+    outcome = grade_class(course, args.assignment, args.jobs, args.force, not args.no_feedback)
+    print(f"graded {len(outcome.graded)}, skipped {len(outcome.skipped)} already graded, "
+          f"failed {len(outcome.failed)} in {outcome.seconds:.1f} s")
+    for student, why in sorted(outcome.failed.items()):
+        print(f"  FAILED {student}: {why.splitlines()[-1] if why else ''}")
+    grades = export(course, course.root / "grades.csv")
+    report = write_report(course, args.assignment, course.root / "reports" / args.assignment)
+    print(f"grades: {grades}\nreport: {report}")
+    return 1 if outcome.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
