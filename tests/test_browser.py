@@ -1,0 +1,241 @@
+"""The course as people meet it: JupyterLab in a real browser (Debian's Chromium, driven by Playwright).
+
+A JupyterLab server runs on loopback with a token, on a private copy of the
+course, with private Jupyter folders. Screenshots of every step land in
+test-artifacts/browser/ (or $ARTIFACTS_DIR).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from instructors.course import Course
+from instructors.grade_class import fully_graded
+from instructors.submissions import load_sample, reference_answers
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-quic", "--no-first-run"]
+ASSIGNMENT = "dropout_from_scratch"
+SOURCE = ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "test-artifacts")) / "browser"
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if sync_playwright is None or not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must install Debian's chromium and the playwright package (see .ci/run)")
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium and the playwright package",
+                allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a released copy of the course; yields (base URL, token, course)."""
+    course = Course.copy_of_this_course(tmp_path_factory.mktemp("lab") / "course")
+    shutil.copytree(ROOT / "notebooks", course.root / "notebooks")
+    for assignment in ("dropout_from_scratch", "checkpoint_quiz"):
+        course.nbgrader("generate_assignment", assignment, "--force")
+    settings = course.private / "lab-settings"
+    for plugin, values in {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+                           "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
+                                                                           "checkForUpdates": False}}.items():
+        path = settings / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {**course.env(), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
+    env.pop("MPLBACKEND", None)
+    port, token = _free_port(), "course-test-token"
+    log = open(course.root / "logs" / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={course.root}", f"--Exchange.root={course.private / 'exchange'}"],
+        cwd=course.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("JupyterLab did not start: " + (course.root / "logs" / "jupyterlab.log").read_text()[-2000:])
+    yield base, token, course
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    yield page
+    page.close()
+
+
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"   # the notebook in the visible tab
+
+
+def _cells(page):
+    return page.locator(f"{NOTEBOOK} .jp-Cell")
+
+
+def _open_notebook(page, lab, relative: str) -> None:
+    base, token, _ = lab
+    page.goto(f"{base}/lab/tree/{relative}?reset&token={token}")   # reset: no tabs from earlier tests
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=90_000)
+    page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=90_000)
+
+
+def _run_all_and_wait(page, timeout_ms=180_000) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]
+                 .every(p => !p.textContent.includes('*'))
+               && document.querySelector('#jp-main-statusbar').textContent.includes('Idle')""",
+        timeout=timeout_ms)
+
+
+def _type_into_cell(page, index: int, text: str) -> None:
+    cell = _cells(page).nth(index)
+    cell.scroll_into_view_if_needed()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(text)
+
+
+def _cell_index(notebook: Path, grade_id: str) -> int:
+    cells = json.loads(notebook.read_text())["cells"]
+    return next(i for i, c in enumerate(cells) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _output_text(page, index: int) -> str:
+    return _cells(page).nth(index).locator(".jp-OutputArea").inner_text()
+
+
+def _wait_until_saved(notebook: Path, grade_id: str, fragment: str, timeout: float = 30) -> None:
+    """Wait until the file on disk has the typed answer: the save went through."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        cells = json.loads(notebook.read_text())["cells"]
+        if fragment in "".join(cells[_cell_index(notebook, grade_id)]["source"]):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{notebook.name} was not saved with the typed answer within {timeout} s")
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _work_on_a_copy(lab, name: str) -> tuple[str, Path]:
+    _, _, course = lab
+    target = course.root / "students" / name / f"{ASSIGNMENT}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(course.release_notebook(ASSIGNMENT), target)
+    return str(target.relative_to(course.root)), target
+
+
+def test_a_student_solves_the_assignment_in_jupyterlab_and_it_grades_to_full_marks(lab, page):
+    relative, notebook = _work_on_a_copy(lab, "ada")
+    _open_notebook(page, lab, relative)
+    _shot(page, "01-student-opens-the-assignment")
+    answers = reference_answers(SOURCE)
+    for grade_id in ("dropout_function", "dropout_module", "pipeline_model"):
+        _type_into_cell(page, _cell_index(notebook, grade_id), answers[grade_id])
+    _run_all_and_wait(page)
+    part1 = _output_text(page, _cell_index(notebook, "part1_selfcheck"))
+    part2 = _output_text(page, _cell_index(notebook, "part2_selfcheck"))
+    _cells(page).nth(_cell_index(notebook, "part1_selfcheck")).scroll_into_view_if_needed()
+    _shot(page, "02-self-check-passes")
+    assert "score: 13/13" in part1 and "FAIL" not in part1
+    assert "score: 15/15" in part2 and "FAIL" not in part2
+    page.keyboard.press("Control+s")
+    _wait_until_saved(notebook, "dropout_function", "torch.rand_like(x) >= p")
+
+    _, _, course = lab
+    submitted = course.submission_path("ada", ASSIGNMENT)
+    submitted.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(notebook, submitted)
+    course.nbgrader("autograde", ASSIGNMENT, "--student", "ada", "--force")
+    assert "ada" in fully_graded(course, ASSIGNMENT)
+    from instructors.analytics import class_scores
+    scores, max_points = class_scores(course, ASSIGNMENT)
+    assert scores.loc["ada"].sum() == max_points.sum() == 30
+
+
+def test_a_buggy_solution_shows_the_self_checks_hint_on_screen(lab, page):
+    relative, notebook = _work_on_a_copy(lab, "bob")
+    _open_notebook(page, lab, relative)
+    bug = load_sample(ROOT / "instructors" / "samples" / ASSIGNMENT / "no_scaling.py")
+    index = _cell_index(notebook, "dropout_function")
+    _type_into_cell(page, index, bug.answers["dropout_function"])
+    _run_all_and_wait(page)                  # stops at Part 3, still unanswered; Part 1 ran
+    check = _cell_index(notebook, "part1_selfcheck")
+    _cells(page).nth(check).scroll_into_view_if_needed()
+    text = _output_text(page, check)
+    _shot(page, "03-self-check-hint-for-a-bug")
+    assert "FAIL  function  scaling" in text
+    assert "kept values scaled by 1.000; torch scales them by 1/(1-p) = 1.429 for p=0.3" in text
+    assert "hint: Inverted dropout scales the survivors by 1/(1-p)" in text
+
+
+def test_nbgrader_extensions_load_and_the_formgrader_lists_the_assignments(lab, page):
+    base, token, _ = lab
+    page.goto(f"{base}/lab?token={token}")
+    page.wait_for_selector(".lm-MenuBar-itemLabel >> text=Nbgrader", timeout=90_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    items = page.locator(".lm-Menu-itemLabel").all_inner_texts()
+    assert {"Assignment List", "Course List", "Formgrader"} <= set(items)
+    page.keyboard.press("Escape")
+    assert page.console_errors == []
+    page.goto(f"{base}/formgrader?token={token}")
+    page.wait_for_selector("text=dropout_from_scratch", timeout=60_000)
+    assert page.locator("text=checkpoint_quiz").count() >= 1
+    _shot(page, "04-formgrader-lists-the-assignments")
+
+
+@pytest.mark.parametrize("lesson, figures", [("01_train_vs_eval", 2), ("02_pipeline_trace", 1),
+                                             ("03_overfitting_gaps", 3)])
+def test_each_lesson_runs_in_jupyterlab_and_its_plots_appear(lab, page, lesson, figures):
+    _open_notebook(page, lab, f"notebooks/{lesson}.ipynb")
+    _run_all_and_wait(page)
+    assert page.locator(f"{NOTEBOOK} .jp-OutputArea-output img").count() >= figures
+    assert page.locator(f"{NOTEBOOK} [data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert page.locator(f"{NOTEBOOK} [data-mime-type='application/vnd.jupyter.error']").count() == 0
+    page.locator(f"{NOTEBOOK} .jp-OutputArea-output img").first.scroll_into_view_if_needed()
+    _shot(page, f"05-lesson-{lesson}")
