@@ -145,5 +145,4 @@ def assert_check(name: str, dropout=None, Dropout=None) -> None:
 
 def quick_check(dropout=None, Dropout=None) -> None:
     """For students while they work: print every check, what failed and a hint."""
-    with contextlib.suppress(KeyboardInterrupt):
-        print(check_dropout(dropout, Dropout).table())
+    print(check_dropout(dropout, Dropout).table())

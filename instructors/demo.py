@@ -99,7 +99,7 @@ def run_demo(workdir: Path, assignments=ASSIGNMENTS, jobs: int | None = None,
         print(f"    {len(roster)} students, {len(set(map(id, roster.values())))} kinds of submission")
         _done(start)
 
-        start = _step(f"autograde and feedback, in parallel")
+        start = _step("autograde and feedback, in parallel")
         grading[assignment] = grade_class(course, assignment, jobs=jobs, progress=progress)
         _done(start)
 

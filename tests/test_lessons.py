@@ -26,7 +26,7 @@ def _check_clean_run_and_labelled_figures(lesson, minimum_figures):
 
 
 @pytest.fixture(scope="module")
-def train_vs_eval(tmp_path_factory):
+def train_vs_eval():
     return run_lesson(LESSONS / "01_train_vs_eval.ipynb", {
         "zero_share": "zero_share", "mean_after": "mean_after",
         "after_eval": "list(after_eval.values())", "after_train": "list(after_train.values())",
@@ -65,7 +65,7 @@ def test_lesson1_pitfalls_show_what_they_claim(train_vs_eval):
 
 
 @pytest.fixture(scope="module")
-def pipeline_trace(tmp_path_factory):
+def pipeline_trace():
     return run_lesson(LESSONS / "02_pipeline_trace.ipynb", {
         "zero_train": "dropout_zero_share_train", "zero_eval": "dropout_zero_share_eval",
         "shapes": "train_trace['shape'].tolist()",
@@ -93,7 +93,7 @@ def test_lesson2_training_trace_learns_and_eval_is_deterministic(pipeline_trace)
 
 
 @pytest.fixture(scope="module")
-def overfitting(tmp_path_factory):
+def overfitting():
     return run_lesson(LESSONS / "03_overfitting_gaps.ipynb", {
         "final": "final.to_dict(orient='index')", "best_p": "best_p",
         "verdict": "diagnose(0.98, 0.60)", "worked": "worked_example",
