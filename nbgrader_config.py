@@ -12,12 +12,46 @@ c.CourseDirectory.course_id = "dropout101"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding. Each check in autograder/ stops student code after 10 s and skips the
-# remaining checks of a submission that hung, so a cell needs far less than this.
-c.Execute.timeout = 60
-c.Execute.interrupt_on_timeout = True
+# Before grading, nbgrader sanitizes the submission; RestoreCellMetadata also puts back
+# the nbgrader flags (grade, solution, points) of every cell as the source has them, so
+# a test cell turned into a solution cell or a made-up grade cell changes nothing.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "autograder.nbgrader_plugins.RestoreCellMetadata",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# Autograding runs nbgrader's own pipeline with two of this course's steps
+# (autograder/nbgrader_plugins.py): GuardedExecute runs the notebook like nbgrader's
+# Execute, in a kernel with bounded memory and output, and stops at the first dead kernel
+# or timed-out cell; VerifyChecks then re-judges every grader call outside the kernel,
+# with the student's code in a sandbox, and that verdict is the cell's outcome.
+c.Autograde.autograde_preprocessors = [
+    "autograder.nbgrader_plugins.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "autograder.nbgrader_plugins.VerifyChecks",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# The bounds. A cell gets 60 s; the first one that runs out of time (or kills the kernel)
+# costs the notebook its remaining cells, so a notebook takes at most about one timeout
+# more than its cells need. Each call of student code in the sandbox gets 10 s, its
+# cells 60 s to load; a submission that hangs is skipped after its first timeout.
+c.GuardedExecute.timeout = 60
+c.GuardedExecute.interrupt_on_timeout = True
+c.GuardedExecute.output_limit = 100_000
+c.VerifyChecks.load_timeout = 60
+# Read-only cells that only show things (plots, self-checks); the sandbox skips them,
+# which saves about a second per submission. Cells students can edit always run.
+c.VerifyChecks.skip_cells = ["recap_picture", "part1_selfcheck", "part2_selfcheck",
+                             "part3_modes", "part3_compare"]
 # A graded kernel has nothing to save: stop it at once rather than wait for a clean exit.
-c.Execute.shutdown_kernel = "immediate"
+c.GuardedExecute.shutdown_kernel = "immediate"
 # Grade cells come back from source/ on autograde: edited ones are overwritten and
 # deleted ones are added again, so a student cannot remove a test they fail.
 c.OverwriteCells.enabled = True
@@ -32,3 +66,6 @@ c.IgnorePattern.pattern = r"(?m)^(\[W[^\]]*\]|\S+:\d+: \w*Warning: )"
 # A flood of output from a student's print loop is cut, not stored in the gradebook.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
+# `nbgrader export` adds a `faults` column: what grading found wrong with each run
+# (tampering, a dead or hung kernel, a crash), next to the score.
+c.ExportApp.plugin_class = "instructors.faults.FaultsCsvExportPlugin"

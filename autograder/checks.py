@@ -463,19 +463,18 @@ def check_train_eval_toggle(subject: ModuleSubject, ref: Subject, ctx: Context) 
             "define extra_repr() returning f'p={self.p}, inplace={self.inplace}'.")
 def check_module_api(subject: ModuleSubject, ref: Subject, ctx: Context) -> None:
     for p, inplace in ((0.3, False), (0.5, True)):
-        mine = subject.make(p, inplace)
+        mine = subject.describe(p, inplace)
         theirs = nn.Dropout(p, inplace)
-        if not isinstance(mine, nn.Module):
-            raise CheckFailed(f"Dropout(p={p}) is a {type(mine).__name__}, not an nn.Module")
-        names = [n for n, _ in mine.named_parameters()] + [n for n, _ in mine.named_buffers()]
+        if not mine["is_module"]:
+            raise CheckFailed(f"Dropout(p={p}) is a {mine['type']}, not an nn.Module")
+        names = mine["parameters"] + mine["buffers"]
         if names:
             raise CheckFailed(f"Dropout(p={p}) has parameters or buffers {names}; torch's has "
                               f"none, so its state_dict is empty")
-        keys = list(subject.run(mine.state_dict, "state_dict()"))
-        if keys != list(theirs.state_dict()):
-            raise CheckFailed(f"Dropout(p={p}).state_dict() has keys {keys}; torch's is empty")
-        got = subject.run(lambda: repr(mine), "repr()")
-        wanted = f"{type(mine).__name__}({theirs.extra_repr()})"
-        if got != wanted:
-            raise CheckFailed(f"repr(Dropout(p={p}, inplace={inplace})) is {got!r}; "
+        if mine["state_dict"] != list(theirs.state_dict()):
+            raise CheckFailed(f"Dropout(p={p}).state_dict() has keys {mine['state_dict']}; "
+                              f"torch's is empty")
+        wanted = f"{mine['type']}({theirs.extra_repr()})"
+        if mine["repr"] != wanted:
+            raise CheckFailed(f"repr(Dropout(p={p}, inplace={inplace})) is {mine['repr']!r}; "
                               f"like torch's it should be {wanted!r}")

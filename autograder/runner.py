@@ -19,7 +19,7 @@ import torch
 from . import device as devices
 from .checks import CHECKS, Check, Context
 from .report import CheckResult, Report
-from .subject import CheckFailed, FunctionSubject, ModuleSubject, StudentError, reference
+from .subject import CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError, reference
 
 TARGETS = {"function": FunctionSubject, "module": ModuleSubject}
 
@@ -62,12 +62,18 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+def _local_subject(target: str, impl, seed: int):
+    return TARGETS[target](impl)
+
+
 def _explain(error: BaseException) -> str:
     if isinstance(error, StudentError) and isinstance(error.error, NotImplementedError):
         return (f"not implemented yet: {error.call} raised NotImplementedError; replace "
                 f"`raise NotImplementedError()` in your solution cell with your code")
     if isinstance(error, StudentError) and isinstance(error.error, CheckTimeout):
         return f"{error.call} did not finish within {CHECK_TIME_LIMIT:.0f} s (an endless loop?)"
+    if isinstance(error, StudentError) and isinstance(error.error, CodeCrashed):
+        return f"{error.call}: {error.error}"
     if isinstance(error, (CheckFailed, StudentError)):
         return str(error)
     if isinstance(error, CheckTimeout):
@@ -75,17 +81,20 @@ def _explain(error: BaseException) -> str:
     return f"the check could not use your result: {type(error).__name__}: {error}"
 
 
-def run_check(check: Check, target: str, impl, device: torch.device | None = None) -> CheckResult:
+def run_check(check: Check, target: str, impl, device: torch.device | None = None,
+              make_subject=None) -> CheckResult:
     """Run one check on one implementation; never raises for anything the student did.
 
     Warnings raised while it runs are recorded, not printed: nbgrader scores a
-    cell that writes to stderr zero, and torch warns readily.
+    cell that writes to stderr zero, and torch warns readily. ``make_subject(target,
+    impl, seed)`` builds the subject; by default the student's code runs here,
+    watched (:mod:`autograder.remote` passes one that runs it in a sandbox).
     """
     if target not in check.targets:
         raise ValueError(f"check {check.name!r} applies to {', '.join(check.targets)}, not {target}")
     device = device or devices.grading_device()
-    subject = TARGETS[target](impl)
     seed = zlib.crc32(check.name.encode())
+    subject = None
     ctx = Context(device, devices.supported_dtypes(str(device)), seed)
     message = ""
     start = time.perf_counter()
@@ -96,12 +105,13 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
             if impl in _TIMED_OUT:
                 raise CheckFailed("skipped: your code ran out of time in an earlier check")
             with _time_limit(CHECK_TIME_LIMIT):
+                subject = (make_subject or _local_subject)(target, impl, seed)
                 check.run(subject, reference(target), ctx)
         except Exception as error:  # noqa: BLE001 - every failure becomes a message
             message = _explain(error)
             if isinstance(error, CheckTimeout) or isinstance(getattr(error, "error", None), CheckTimeout):
                 _TIMED_OUT.add(impl)
-    routes = subject.watch.routes
+    routes = subject.routes if subject is not None else []
     if routes:
         message = (f"your code ran torch's own dropout ({', '.join(routes[:3])}); "
                    f"this check only counts a dropout written from scratch")

@@ -26,6 +26,10 @@ class StudentError(Exception):
         self.error = error
 
 
+class CodeCrashed(Exception):
+    """The student's code ended the process it ran in (exit, signal, no answer in time)."""
+
+
 class CheckFailed(AssertionError):
     """A check's verdict: the message is written for the student."""
 
@@ -41,6 +45,11 @@ class Subject:
 
     def call_text(self, p, training=True, inplace=False) -> str:
         raise NotImplementedError
+
+    @property
+    def routes(self) -> list[str]:
+        """Every route to torch's own dropout that the student's code took so far."""
+        return self.watch.routes if self.watch is not None else []
 
     def run(self, fn, call: str):
         """Run ``fn()``, which executes student code, watched; wrap its errors."""
@@ -98,6 +107,18 @@ class ModuleSubject(Subject):
     def make(self, p=0.5, inplace=False) -> nn.Module:
         """A fresh instance, constructed under the watch."""
         return self.run(lambda: self.impl(p, inplace), f"Dropout(p={p}, inplace={inplace})")
+
+    def describe(self, p=0.5, inplace=False) -> dict:
+        """What torch's module API shows of a fresh instance: type, state, repr."""
+        mine = self.make(p, inplace)
+        info = {"type": type(mine).__name__, "is_module": isinstance(mine, nn.Module)}
+        if info["is_module"]:
+            info["parameters"] = self.run(lambda: [n for n, _ in mine.named_parameters()],
+                                          "named_parameters()")
+            info["buffers"] = self.run(lambda: [n for n, _ in mine.named_buffers()], "named_buffers()")
+            info["state_dict"] = self.run(lambda: [str(k) for k in mine.state_dict()], "state_dict()")
+            info["repr"] = self.run(lambda: str(repr(mine)), "repr()")
+        return info
 
     def _forward(self, x, p, training, inplace):
         key = (p, inplace)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
@@ -51,6 +52,34 @@ def main(argv=None):
     for impl in CORRECT_FUNCTIONS:
         t = statistics.median(timed(dropout=impl)[0] for _ in range(3))
         print(f"  {impl.__name__:<28} function suite {t:.3f} s")
+    sandboxed(args.repeats, median)
+
+
+def sandboxed(repeats: int, in_process: float) -> None:
+    """The same suite (and the pipeline check) with the code in a sandbox, as autograding runs it."""
+    from autograder import CHECKS
+    from autograder.remote import Request, verify_notebook
+    from instructors.submissions import reference_answers
+
+    source = Path(__file__).resolve().parents[1] / "source" / "dropout_from_scratch" / "dropout_from_scratch.ipynb"
+    answers = reference_answers(source)
+    cells = ["import torch\nimport torch.nn.functional as F\nfrom torch import nn\ndevice = 'cpu'",
+             answers["dropout_function"], answers["dropout_module"], answers["pipeline_model"]]
+    requests = ([Request(n, t, "dropout" if t == "function" else "Dropout")
+                 for t in ("function", "module") for n, c in CHECKS.items() if t in c.targets]
+                + [Request("pipeline", "pipeline", "model", "Dropout")])
+
+    def once():
+        start = time.perf_counter()
+        outcome = verify_notebook(cells, requests)
+        assert all(r.passed for r in outcome.results.values())
+        return time.perf_counter() - start
+
+    cold = once()
+    warm = statistics.median(once() for _ in range(repeats))
+    print(f"sandboxed, as autograding runs it (function + module + pipeline): first {cold:.3f} s "
+          f"(starts the zygote: imports torch once per grading process), then median {warm:.3f} s "
+          f"= {warm / in_process:.1f}x the in-process suite")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .course import Course  # noqa: E402
+from .faults import faults_in  # noqa: E402
 from .grade_class import db_url  # noqa: E402
 
 _PREFIXES = ("function check ", "module check ")
@@ -66,6 +67,11 @@ def failure_messages(course: Course, assignment: str) -> dict[tuple[str, str], s
     return found
 
 
+def grading_faults(course: Course, assignment: str) -> dict[str, list[str]]:
+    """student -> what grading found wrong with the run itself (see instructors/faults.py)."""
+    return faults_in(course.root / "autograded", assignment)
+
+
 def check_summary(scores: pd.DataFrame, max_points: pd.Series, messages: dict) -> pd.DataFrame:
     """One row per graded cell: how many failed, which share, and the most common messages."""
     failed = scores.lt(max_points, axis=1)
@@ -102,6 +108,15 @@ def _plot_scores(totals: pd.Series, maximum: float, path: Path) -> None:
     plt.close(fig)
 
 
+def _faults_html(faults: dict[str, list[str]]) -> str:
+    if not faults:
+        return "<p>No submission hit a fault or a tampering check.</p>"
+    rows = "".join(f"<tr><td>{html.escape(student)}</td><td>{'<br>'.join(map(html.escape, found))}</td></tr>"
+                   for student, found in sorted(faults.items()))
+    return (f"<h2>Faults and tampering ({len(faults)} submissions)</h2><table><tr><th>student</th>"
+            f"<th>what grading found</th></tr>{rows}</table>")
+
+
 def write_report(course: Course, assignment: str, folder: Path) -> Path:
     """Write scores.csv, checks.csv, two PNG plots and report.html into ``folder``."""
     folder = Path(folder)
@@ -122,6 +137,7 @@ td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}</style></head><bo
 <p>{len(scores)} students; mean autograded score {totals.mean():.1f} of {max_points.sum():g},
 median {totals.median():g}. {html.escape(headline)}.</p>
 <img src="score_distribution.png" alt="score distribution"> <img src="failure_shares.png" alt="failure shares">
+{_faults_html(grading_faults(course, assignment))}
 <h2>Checks, most failed first</h2>{summary.to_html(float_format=lambda v: f"{v:.2f}")}
 <h2>Scores per student</h2>{scores.assign(total=totals).to_html(float_format=lambda v: f"{v:g}")}
 </body></html>"""

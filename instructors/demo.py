@@ -38,10 +38,13 @@ class StudentResult:
     score: float              # autograded points
     max_score: float          # autograded points available
     failed: set[str]          # grade ids of autograded cells that scored below full
+    faults: list[str]         # what grading found wrong with the run: crash, tampering
 
     @property
     def as_expected(self) -> bool:
-        return self.failed == self.sample.expect_fail
+        found = any(self.sample.expect_fault in f for f in self.faults) if self.sample.expect_fault \
+            else not self.faults
+        return self.failed == self.sample.expect_fail and found
 
 
 @dataclass
@@ -68,12 +71,12 @@ def _done(start: float) -> None:
     print(f"    done in {time.perf_counter() - start:.1f} s", flush=True)
 
 
-def hand_in(course: Course, assignment: str) -> dict[str, Sample]:
+def hand_in(course: Course, assignment: str, class_samples: list[Sample] | None = None) -> dict[str, Sample]:
     """Write the demo class's submissions; return student id -> the sample they handed in."""
     source = course.root / "source" / assignment / f"{assignment}.ipynb"
     roster = {}
-    for sample in samples(assignment):
-        notebook = fill(course.release_notebook(assignment), answers_for(sample, source))
+    for sample in samples(assignment) if class_samples is None else class_samples:
+        notebook = fill(course.release_notebook(assignment), answers_for(sample, source), sample.tamper)
         for copy in range(1, sample.copies + 1):
             student = f"{sample.name}-{copy}"
             path = course.submission_path(student, assignment)
@@ -85,7 +88,7 @@ def hand_in(course: Course, assignment: str) -> dict[str, Sample]:
 
 def run_demo(workdir: Path, assignments=ASSIGNMENTS, jobs: int | None = None,
              progress: bool = True) -> DemoResult:
-    from .analytics import class_scores
+    from .analytics import class_scores, grading_faults
 
     course = Course.copy_of_this_course(workdir)
     students, grading, reports = [], {}, {}
@@ -109,12 +112,14 @@ def run_demo(workdir: Path, assignments=ASSIGNMENTS, jobs: int | None = None,
         _done(start)
 
         scores, max_points = class_scores(course, assignment)
+        faults = grading_faults(course, assignment)
         for student, sample in roster.items():
             row = scores.loc[student] if student in scores.index else None
-            failed = set() if row is None else {c for c in scores.columns if row[c] < max_points[c]}
+            failed = {"(not graded)"} if row is None else {c for c in scores.columns if row[c] < max_points[c]}
             students.append(StudentResult(assignment, student, sample,
                                           score=0.0 if row is None else float(row.sum()),
-                                          max_score=float(max_points.sum()), failed=failed))
+                                          max_score=float(max_points.sum()), failed=failed,
+                                          faults=faults.get(student, [])))
 
     start = _step("export the gradebook (nbgrader export)")
     grades_csv = export(course, course.root / "grades.csv")
@@ -137,6 +142,8 @@ def summary(result: DemoResult) -> str:
             meant = "yes" if all(s.as_expected for s in group) else "NO"
             lines.append(f"  {name:<38} {len(group):>8}  {'/'.join(scores):>4}/{group[0].max_score:<4g}"
                          f"   {meant:<8} {failed}")
+            for fault in group[0].faults:
+                lines.append(f"  {'':<38} {'':>8}  fault: {fault[:100]}")
         lines.append(f"  report: {result.reports[assignment]}")
         lines.append("")
     lines.append(f"grades: {result.grades_csv}")

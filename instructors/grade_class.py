@@ -15,6 +15,7 @@ is skipped (unless --force), so a killed run picks up where it stopped.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import time
@@ -34,6 +35,7 @@ class ClassGrading:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)     # already graded in an earlier run
     failed: dict[str, str] = field(default_factory=dict)  # student -> why nbgrader failed
+    faults: dict[str, list[str]] = field(default_factory=dict)  # student -> crashes, tampering
     seconds: float = 0.0
 
 
@@ -44,6 +46,7 @@ def db_url(course_root: Path) -> str:
 # --- worker processes -------------------------------------------------------------
 
 _API = None
+_COURSE = None
 
 
 def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
@@ -65,6 +68,10 @@ def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
     # Plots are for students at work; grading skips rendering them.
     os.environ["MPLBACKEND"] = "Agg"
     os.chdir(course_root)
+    # The sandbox zygote imports torch while this worker imports nbgrader.
+    from autograder.sandbox import Zygote
+
+    Zygote.shared()
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import PyFileConfigLoader
 
@@ -73,18 +80,27 @@ def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
     config.CourseDirectory.db_url = db_url(Path(course_root))
     config.Exchange.root = str(Path(course_root) / ".jupyter-private" / "exchange")
     _API = NbGraderAPI(config=config)
+    global _COURSE
+    _COURSE = Course(course_root)
 
 
 def _grade_one(assignment: str, student: str, feedback: bool) -> tuple[str, str]:
     """Autograde one student (and make their feedback); return (student, error or '')."""
     result = _API.autograde(assignment, student, force=True, create=True)
     if not result["success"]:
-        return student, _last_lines(result.get("error") or result.get("log", ""))
+        return student, _last_lines(result.get("error") or result.get("log", "")), []
+    faults = _faults_of(assignment, student)
     if feedback:
         result = _API.generate_feedback(assignment, student, force=True)
         if not result["success"]:
-            return student, "feedback: " + _last_lines(result.get("error") or result.get("log", ""))
-    return student, ""
+            return student, "feedback: " + _last_lines(result.get("error") or result.get("log", "")), faults
+    return student, "", faults
+
+
+def _faults_of(assignment: str, student: str) -> list[str]:
+    from .faults import faults_in
+
+    return faults_in(_COURSE.root / "autograded", assignment).get(student, [])
 
 
 def _last_lines(text: str, n: int = 6) -> str:
@@ -96,6 +112,39 @@ def _last_lines(text: str, n: int = 6) -> str:
 def submitted_students(course: Course, assignment: str) -> list[str]:
     folder = course.root / "submitted"
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
+
+
+def submission_problems(course: Course, assignment: str, students: list[str]) -> dict[str, str]:
+    """student -> why their submission cannot be graded as handed in.
+
+    Checked before grading, because nbgrader would otherwise score a missing
+    notebook zero, overwriting the grade an earlier run recorded, and stop at a
+    notebook it cannot read. These students are left out and their grades kept.
+    """
+    import nbformat
+
+    source = course.root / "source" / assignment / f"{assignment}.ipynb"
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id")
+           for c in nbformat.read(source, as_version=4).cells} - {None}
+    problems = {}
+    for student in students:
+        folder = course.root / "submitted" / student / assignment
+        path = folder / f"{assignment}.ipynb"
+        if not path.is_file():
+            found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "no notebook at all"
+            problems[student] = f"no {path.name} in {folder} (found: {found})"
+            continue
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as error:  # noqa: BLE001 - any unreadable file is the same problem
+            problems[student] = f"{path} is not a notebook nbformat can read ({type(error).__name__}: {error})"[:300]
+            continue
+        theirs = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+        if theirs and not theirs & ids:
+            problems[student] = (f"{path} has none of {assignment}'s nbgrader cells (it has "
+                                 f"{', '.join(sorted(theirs)[:3])}, ...): a notebook from another "
+                                 f"assignment or course?")
+    return problems
 
 
 def fully_graded(course: Course, assignment: str) -> set[str]:
@@ -126,16 +175,34 @@ def _prepare_gradebook(course: Course, assignment: str, students: list[str]) -> 
 
 
 def grade_class(course: Course, assignment: str, jobs: int | None = None, force: bool = False,
-                feedback: bool = True, progress: bool = True) -> ClassGrading:
-    """Autograde (and give feedback on) every submission of ``assignment`` in parallel."""
+                feedback: bool = True, progress: bool = True, only: list[str] | None = None) -> ClassGrading:
+    """Autograde (and give feedback on) every submission of ``assignment`` in parallel.
+
+    ``only`` limits grading to those students. Submissions that cannot be graded
+    as handed in (see :func:`submission_problems`) are reported in ``failed``
+    and left untouched in the gradebook.
+    """
     from tqdm import tqdm
 
     start = time.perf_counter()
+    known = sorted(p.name for p in (course.root / "source").iterdir() if p.is_dir())
+    if assignment not in known:
+        raise NbgraderError(f"no assignment {assignment!r} in {course.root / 'source'}; "
+                            f"the course has: {', '.join(known) or 'none'}")
     students = submitted_students(course, assignment)
+    if only:
+        unknown = sorted(set(only) - set(students))
+        if unknown:
+            raise NbgraderError(f"no submission of {assignment!r} from {', '.join(unknown)} in "
+                                f"{course.root / 'submitted'}; students who handed it in: "
+                                f"{', '.join(students[:10]) or 'none'}{' ...' if len(students) > 10 else ''}")
+        students = sorted(only)
     if not students:
         raise FileNotFoundError(f"no submissions of {assignment!r} in {course.root / 'submitted'}")
-    _prepare_gradebook(course, assignment, students)
     outcome = ClassGrading(assignment)
+    outcome.failed = submission_problems(course, assignment, students)
+    students = [s for s in students if s not in outcome.failed]
+    _prepare_gradebook(course, assignment, students)
     done = set() if force else fully_graded(course, assignment)
     outcome.skipped = [s for s in students if s in done]
     todo = [s for s in students if s not in done]
@@ -144,32 +211,37 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
     env = course.env()
     bar = tqdm(total=len(todo), unit="submission", desc=f"grading {assignment}", disable=not progress,
                dynamic_ncols=True)
-    with ProcessPoolExecutor(jobs, initializer=_start_worker,
+    # Fresh interpreters, not forks: a fork of a process that has run torch inherits a
+    # broken OpenMP thread pool, and the workers run torch to judge the checks.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
                              initargs=(str(course.root), env, max(1, cores // jobs))) as pool:
-        futures = [pool.submit(_grade_one, assignment, s, feedback) for s in todo]
+        futures = {pool.submit(_grade_one, assignment, s, feedback): s for s in todo}
         for future in as_completed(futures):
             try:
-                student, error = future.result()
+                student, error, faults = future.result()
             except Exception as crash:  # noqa: BLE001 - a dead worker must not stop the class
-                student, error = "?", f"worker crashed: {type(crash).__name__}: {crash}"
+                student, error, faults = futures[future], f"worker crashed: {type(crash).__name__}: {crash}", []
+            if faults:
+                outcome.faults[student] = faults
             if error:
                 outcome.failed[student] = error
             else:
                 outcome.graded.append(student)
-            bar.set_postfix(failed=len(outcome.failed))
+            bar.set_postfix(failed=len(outcome.failed), faults=len(outcome.faults))
             bar.update()
     bar.close()
     # Whatever a worker reported, the gradebook has the last word.
     missing = set(todo) - fully_graded(course, assignment) - set(outcome.failed)
     for student in sorted(missing):
         outcome.failed[student] = "no grades in the gradebook after grading"
-        outcome.graded.remove(student)
+        if student in outcome.graded:
+            outcome.graded.remove(student)
     outcome.seconds = time.perf_counter() - start
     return outcome
 
 
 def export(course: Course, to: Path) -> Path:
-    """nbgrader's CSV export of the whole gradebook."""
+    """nbgrader's CSV export of the whole gradebook, with the course's ``faults`` column."""
     course.nbgrader("export", f"--CsvExportPlugin.to={to}", f"--CourseDirectory.db_url={db_url(course.root)}")
     return to
 
@@ -186,15 +258,24 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="regrade students already fully graded in the gradebook")
     parser.add_argument("--no-feedback", action="store_true", help="skip generating feedback")
+    parser.add_argument("--student", action="append", metavar="ID",
+                        help="grade only this student (repeatable; default: everyone who handed in)")
     args = parser.parse_args(argv)
     from .analytics import write_report
 
-    course = Course(args.course)
-    outcome = grade_class(course, args.assignment, args.jobs, args.force, not args.no_feedback)
+    try:
+        course = Course(args.course)
+        outcome = grade_class(course, args.assignment, args.jobs, args.force, not args.no_feedback,
+                              only=args.student)
+    except (NbgraderError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"graded {len(outcome.graded)}, skipped {len(outcome.skipped)} already graded, "
           f"failed {len(outcome.failed)} in {outcome.seconds:.1f} s")
     for student, why in sorted(outcome.failed.items()):
         print(f"  FAILED {student}: {why.splitlines()[-1] if why else ''}")
+    for student, faults in sorted(outcome.faults.items()):
+        print(f"  FAULT  {student}: {' | '.join(faults)}")
     grades = export(course, course.root / "grades.csv")
     report = write_report(course, args.assignment, course.root / "reports" / args.assignment)
     print(f"grades: {grades}\nreport: {report}")

@@ -93,7 +93,9 @@ def test_reference_solution_scores_full_marks(device):
     check_pipeline(ns["model"], ns["Dropout"])
 
 
-@pytest.mark.parametrize("sample", [s for s in samples(NAME) if s.base == "reference"],
+# Hostile samples (those expecting a fault) patch torch itself: they run only through
+# nbgrader, in tests/test_demo_class.py and tests/test_hostile.py, never in this process.
+@pytest.mark.parametrize("sample", [s for s in samples(NAME) if s.base == "reference" and not s.expect_fault],
                          ids=lambda s: s.name)
 def test_each_sample_fails_exactly_the_checks_it_declares(sample):
     ns = _run_answers(answers_for(sample, SOURCE))
@@ -115,5 +117,5 @@ def test_every_sample_declares_grade_ids_that_exist():
     cells = _grade_cells(nbformat.read(SOURCE, as_version=4))
     for sample in samples(NAME):
         assert sample.expect_fail <= set(cells), sample.name
-        assert set(sample.answers) <= SOLUTION_IDS, sample.name
+        assert {g.lstrip("+") for g in sample.answers} <= SOLUTION_IDS, sample.name
         assert re.match(r"^[a-z0-9_]+$", sample.name)

@@ -96,7 +96,8 @@ def test_report_counts_the_share_that_failed_each_check_and_why(demo):
     for cell, row in table.iterrows():
         assert row["failed"] == expected[cell]
         assert row["share failed"] == pytest.approx(expected[cell] / len(roster))
-    assert "4× kept values scaled by 1.000" in table.loc["test_function_scaling", "most common messages"]
+    unscaled = sum(1 for s in roster if s.sample.name in ("no_scaling", "patches_comparisons", "edits_test_cells"))
+    assert f"{unscaled}× kept values scaled by 1.000" in table.loc["test_function_scaling", "most common messages"]
     folder = demo.reports[assignment].parent
     for name in ("report.html", "scores.csv", "checks.csv", "failure_shares.png", "score_distribution.png"):
         assert (folder / name).stat().st_size > 0
@@ -106,6 +107,17 @@ def test_report_counts_the_share_that_failed_each_check_and_why(demo):
 def test_summary_marks_every_sample_as_meant(demo):
     text = summary(demo)
     assert " NO " not in text and "failed to grade" in text
+    assert "fault: tampering: test_function_scaling passed in the notebook's kernel" in text
+
+
+def test_the_demo_class_hostile_submissions_are_flagged_everywhere_an_instructor_looks(demo):
+    cheats = {s.student for s in demo.students if s.sample.expect_fault}
+    assert len(cheats) >= 2
+    flagged = {s for s, faults in demo.grading["dropout_from_scratch"].faults.items() if faults}
+    assert flagged == cheats
+    with open(demo.grades_csv) as f:
+        assert {r["student_id"] for r in csv.DictReader(f) if r["faults"]} == cheats
+    assert "Faults and tampering (2 submissions)" in demo.reports["dropout_from_scratch"].read_text()
 
 
 def test_a_second_run_skips_everyone_already_graded_and_keeps_their_grades(demo):

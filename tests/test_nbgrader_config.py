@@ -4,6 +4,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import IgnorePattern
 from traitlets.config import Config, PyFileConfigLoader
+from traitlets.utils.importstring import import_item
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,8 +18,22 @@ def test_course_settings():
     c = _config()
     assert c.CourseDirectory.course_id == "dropout101"
     assert c.OverwriteCells.add_missing_cells is True
-    assert 0 < c.Execute.timeout <= 120
+    assert 0 < c.GuardedExecute.timeout <= 120
+    assert 0 < c.VerifyChecks.load_timeout <= 120
     assert c.IgnorePattern.enabled is True
+
+
+def test_grading_pipeline_is_nbgraders_with_the_guards_in_place():
+    """The verdict is reached after the kernel is gone and before nbgrader saves the grades;
+    cell flags are restored before nbgrader's OverwriteCells compares checksums."""
+    c = _config()
+    autograde = [name.rsplit(".", 1)[1] for name in c.Autograde.autograde_preprocessors]
+    assert autograde[0] == "GuardedExecute" and "Execute" not in autograde
+    assert autograde.index("LimitOutput") < autograde.index("VerifyChecks") < autograde.index("SaveAutoGrades")
+    sanitize = [name.rsplit(".", 1)[1] for name in c.Autograde.sanitize_preprocessors]
+    assert sanitize.index("DeduplicateIds") < sanitize.index("RestoreCellMetadata") < sanitize.index("OverwriteCells")
+    for name in [*c.Autograde.autograde_preprocessors, *c.Autograde.sanitize_preprocessors]:
+        assert isinstance(import_item(name), type), name
 
 
 def _filtered(*texts):
@@ -38,3 +53,12 @@ def test_torch_warnings_on_stderr_are_dropped():
 def test_other_stderr_output_still_fails_the_cell():
     text = "the student printed this to stderr\n"
     assert _filtered(text) == [text]
+
+
+def test_cells_the_sandbox_skips_are_read_only_display_cells_of_the_assignment():
+    source = nbformat.read(ROOT / "source" / "dropout_from_scratch" / "dropout_from_scratch.ipynb", as_version=4)
+    read_only = {c.metadata.nbgrader["grade_id"] for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("locked") and not c.metadata.nbgrader.get("grade")
+                 and not c.metadata.nbgrader.get("solution")}
+    skipped = set(_config().VerifyChecks.skip_cells)
+    assert skipped and skipped <= read_only - {"setup"}

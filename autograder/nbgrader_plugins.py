@@ -1,0 +1,350 @@
+"""nbgrader preprocessors that keep autograding honest when student code is hostile.
+
+``nbgrader_config.py`` puts them into nbgrader's own autograde pipeline:
+
+* :class:`GuardedExecute` replaces nbgrader's ``Execute``: the kernel runs
+  under :mod:`autograder.limits`, a cell keeps at most ``output_limit``
+  characters of output, and once the kernel dies or a cell runs out of time
+  the remaining cells are marked as not run instead of waiting on a kernel
+  that will not answer (the time a submission can take is bounded);
+* :class:`VerifyChecks` runs after the kernel is gone. It gives every grade
+  cell that calls the grader (``assert_check``, ``check_pipeline``) the
+  verdict reached in this process, with the student's code in a sandbox
+  (:mod:`autograder.remote`), and replaces the cell's outputs with it. What
+  a notebook did to its own kernel (a monkeypatch, a hidden traceback, a
+  patched grader) cannot reach that verdict. Where the two disagree, the
+  notebook is marked as tampered with.
+
+Faults (a dead kernel, a timeout, a crash, tampering) are logged, kept in the
+autograded notebook's metadata under ``autograder`` and shown to the student
+in the feedback next to the cell they concern.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.utils import is_grade, is_solution
+from traitlets import Float, Integer, List, Unicode
+
+FAULTS = "autograder"  # key in resources and in the notebook's metadata
+
+
+def _faults(resources: dict) -> list[str]:
+    return resources.setdefault(FAULTS, {}).setdefault("faults", [])
+
+
+def _error(ename: str, lines: list[str]):
+    """An error output as a kernel makes it: the message, and a traceback that shows it."""
+    evalue = "\n".join(lines)
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+_HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _released(source: str) -> str:
+    """A read-only cell's text as students get it: hidden tests removed, as nbgrader does."""
+    return "\n".join(line.rstrip() for line in _HIDDEN.sub("", source).strip().splitlines())
+
+
+class RestoreCellMetadata(NbGraderPreprocessor):
+    """Put back every cell's nbgrader flags as the source has them, before nbgrader reads them.
+
+    nbgrader restores a changed test cell's source and points, but takes its
+    ``grade`` and ``solution`` flags from the submission: a student who turns
+    a test cell into a solution cell sends it to manual grading, and a cell
+    claiming a grade id the assignment lacks stops the whole notebook from
+    validating. Here each known grade id gets the source's flags and points,
+    an unknown one loses its nbgrader metadata, and both are reported.
+    """
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook, MissingEntry
+
+        info = resources["nbgrader"]
+        where = (info["notebook"], info["assignment"])
+        faults: list[str] = []
+        edited: list[str] = []
+        flipped: list[str] = []
+        with Gradebook(info["db_url"]) as gradebook:
+            def find(kind, grade_id):
+                try:
+                    return getattr(gradebook, f"find_{kind}_cell")(grade_id, *where)
+                except MissingEntry:
+                    return None
+
+            for cell in nb.cells:
+                meta = cell.metadata.get("nbgrader")
+                if not meta:
+                    cell.metadata.pop("nbgrader", None)  # DeduplicateIds leaves {} on a duplicate
+                    continue
+                grade_id = meta.get("grade_id")
+                source = find("source", grade_id) if grade_id else None
+                if source is None:
+                    if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+                        faults.append(f"tampering: a cell claims to be nbgrader cell {grade_id!r}, "
+                                      f"which the assignment does not have; it is graded as an "
+                                      f"ordinary cell")
+                    del cell.metadata["nbgrader"]
+                    continue
+                graded = find("graded", grade_id)
+                wanted = {"grade": graded is not None, "solution": find("solution", grade_id) is not None,
+                          "locked": bool(source.locked)}
+                if graded is not None:
+                    wanted["points"] = float(graded.max_score)
+                changed = sorted(k for k, v in wanted.items() if meta.get(k) != v)
+                if changed:
+                    flipped.append(f"{'/'.join(changed)} of {grade_id}")
+                    meta.update(wanted)
+                    if graded is None:
+                        meta.pop("points", None)
+                if source.locked and _released(source.source) != _released(cell.source):
+                    edited.append(grade_id)
+            missing = self._add_missing(nb, gradebook.find_notebook(*where))
+        if flipped:
+            faults.append(f"tampering: the nbgrader metadata of {len(flipped)} cells was changed "
+                          f"({_some(flipped)}); restored from the source")
+        if edited:
+            faults.append(f"tampering: {len(edited)} read-only cells were edited ({_some(edited)}); "
+                          f"nbgrader restores them from the source")
+        if missing:
+            faults.append(f"tampering: {len(missing)} nbgrader cells were deleted ({_some(missing)}); "
+                          f"they were added back")
+        # Replaces whatever the submission put under this key: only grading writes faults.
+        nb.metadata[FAULTS] = {"faults": faults}
+        for fault in faults:
+            self.log.warning("%s/%s: %s", info.get("student", "?"), info["assignment"], fault)
+        return nb, resources
+
+    def _add_missing(self, nb, notebook) -> list[str]:
+        """Put deleted grade cells back after the nearest earlier nbgrader cell still there.
+
+        nbgrader's own ``add_missing_cells`` assumes that cell is a grade or solution
+        cell and fails on the whole submission when it is a read-only text cell.
+        """
+        from nbgrader.preprocessors import OverwriteCells
+
+        graded = {c.name: c for c in notebook.grade_cells}
+        solutions = {c.name for c in notebook.solution_cells}
+        missing = []
+        anchor = -1
+        for source in notebook.source_cells:
+            ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+            if source.name in ids:
+                anchor = ids.index(source.name)
+            elif source.name in graded:
+                cell = nbformat.from_dict(OverwriteCells(parent=self).missing_cell_transform(
+                    source, graded[source.name].max_score, is_solution=source.name in solutions))
+                anchor += 1
+                nb.cells.insert(anchor, cell)
+                missing.append(source.name)
+        return missing
+
+
+class LimitedKernelManager(AsyncKernelManager):
+    """Starts the kernel through ``autograder/limits.py``, so its memory is bounded."""
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        command = super().format_kernel_cmd(extra_arguments)
+        # The file itself, not `-m autograder.limits`: that would import the package, and
+        # with it torch, before the kernel imports torch again (2 s per submission).
+        return [sys.executable, str(Path(__file__).with_name("limits.py")), "--", *command]
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute with bounds on memory, output and the notebook's total time."""
+
+    output_limit = Integer(
+        100_000, help="Characters of output one cell keeps; the rest is dropped as it arrives.",
+    ).tag(config=True)
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("kernel_manager_class", LimitedKernelManager)
+        super().__init__(**kwargs)
+
+    #: Kernel starts tried before the notebook counts as not run. A start can fail for
+    #: reasons that are nobody's fault: two graders picking the same free TCP port.
+    start_attempts = 3
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._stopped = ""
+        self._sizes: dict[int, int] = {}
+        self._faults = _faults(resources)
+        self._faults.extend(nb.metadata.get(FAULTS, {}).get("faults", []))  # from sanitizing
+        self._state = resources[FAULTS]
+        self._state_info = resources.get("nbgrader", {})
+        for attempt in range(1, self.start_attempts + 1):
+            self._ran_a_cell = False
+            try:
+                return super().preprocess(nb, resources, km)
+            except Exception as error:  # noqa: BLE001 - only failures before the first cell
+                if self._ran_a_cell:
+                    raise
+                self.log.warning("the kernel did not start (attempt %d of %d): %s: %s", attempt,
+                                 self.start_attempts, type(error).__name__, error)
+                why = f"the kernel could not be started ({type(error).__name__}: {error})"
+        self._stop(why, 0)
+        for cell in nb.cells:
+            if cell.cell_type == "code":  # an empty output would score as a pass
+                cell.outputs = [_error("NotRun", [f"not run: {why}"])]
+        return nb, resources
+
+    def _stop(self, why: str, index: int) -> None:
+        """Give up on the kernel: cells from ``index`` on are not run (and not verified)."""
+        self._stopped = why
+        self._state.setdefault("stopped_at", index)
+        self._faults.append(why)
+        info = self._state_info
+        self.log.warning("%s/%s: %s", info.get("student", "?"), info.get("assignment", "?"), why)
+
+    def preprocess_cell(self, cell, resources, index):
+        self._ran_a_cell = True
+        if self._stopped:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("NotRun", [f"not run: {self._stopped}"])]
+            return cell, resources
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            cell.outputs.append(_error("DeadKernelError", [
+                "the kernel died while running this cell (os._exit, a crash, or out of memory)"]))
+            self._stop(f"the kernel died in cell {index}", index)
+            return cell, resources
+        except CellTimeoutError:  # the kernel did not even answer the interrupt
+            cell.outputs.append(_error("CellTimeoutError", [
+                f"this cell ran out of time ({self.timeout} s) and did not stop when interrupted"]))
+            self._stop(f"cell {index} ran out of time ({self.timeout} s) and ignored the interrupt; "
+                       f"the rest of the notebook was not run", index)
+            return cell, resources
+        if any(o.output_type == "error" and o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+            self._stop(f"cell {index} ran out of time ({self.timeout} s); "
+                       f"the rest of the notebook was not run", index)
+        return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep output until the cell has ``output_limit`` characters; note the cut once."""
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        seen = self._sizes.get(cell_index, 0)
+        self._sizes[cell_index] = seen + size
+        if seen + size <= self.output_limit or msg["msg_type"] == "error":
+            return super().output(outs, msg, display_id, cell_index)
+        if seen <= self.output_limit:
+            if msg["msg_type"] == "stream":  # keep the head of the flood
+                head = {**msg, "content": {**content, "text": content["text"][:self.output_limit - seen]}}
+                super().output(outs, head, display_id, cell_index)
+            outs.append(new_output("stream", name="stdout",
+                                   text=f"\n[output cut: more than {self.output_limit} characters]\n"))
+        return None
+
+
+def grader_calls(source: str):
+    """The grader calls in a test cell: ``[(check, target, name, module), ...]``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Name, ast.Attribute)):
+            continue
+        func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        names = [a.id for a in node.args if isinstance(a, ast.Name)]
+        if func == "assert_check" and node.args and isinstance(node.args[0], ast.Constant):
+            for keyword in node.keywords:
+                if keyword.arg in ("dropout", "Dropout") and isinstance(keyword.value, ast.Name):
+                    target = "function" if keyword.arg == "dropout" else "module"
+                    found.append((node.args[0].value, target, keyword.value.id, ""))
+        elif func == "check_pipeline" and len(names) == 2:
+            found.append(("pipeline", "pipeline", names[0], names[1]))
+    return found
+
+
+def _is_test(cell) -> bool:
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+class VerifyChecks(NbGraderPreprocessor):
+    """Re-judge every grader call outside the kernel and make that the cell's outcome."""
+
+    load_timeout = Float(60.0, help="Seconds the notebook's code may take to load in the "
+                                    "sandbox before every verified check fails.").tag(config=True)
+    skip_cells = List(Unicode(), help="Grade ids of read-only cells the sandbox need not run "
+                                      "(plots, self-checks): the verdicts do not depend on them. "
+                                      "Cells students can edit always run.").tag(config=True)
+
+    def _runs_in_sandbox(self, cell) -> bool:
+        if cell.cell_type != "code" or _is_test(cell):
+            return False
+        meta = cell.metadata.get("nbgrader", {})
+        return not (meta.get("locked") and not meta.get("solution") and meta.get("grade_id") in self.skip_cells)
+
+    def preprocess(self, nb, resources):
+        from .checks import CHECKS
+        from .remote import Request, verify_notebook
+
+        # Cells from where the kernel was given up on stay "not run": a dead or hung kernel
+        # costs the rest of the notebook, and the sandbox runs only what came before.
+        end = resources.get(FAULTS, {}).get("stopped_at", len(nb.cells))
+        plan = {}
+        for index, cell in enumerate(nb.cells[:end]):
+            if _is_test(cell):
+                calls = [c for c in grader_calls(cell.source) if c[0] == "pipeline" or c[0] in CHECKS]
+                if calls:
+                    plan[index] = [Request(*c) for c in calls]
+        if not plan:
+            nb.metadata[FAULTS] = {"faults": list(dict.fromkeys(_faults(resources))), "verified_cells": 0}
+            return nb, resources
+        cells = [c.source for c in nb.cells[:end] if self._runs_in_sandbox(c)]
+        requests = list(dict.fromkeys(r for rs in plan.values() for r in rs))
+        verification = verify_notebook(cells, requests, load_timeout=self.load_timeout)
+        faults = _faults(resources)
+        earlier = len(faults)  # logged by the steps that found them
+        faults.extend(f"sandbox: {c}" for c in dict.fromkeys(verification.crashes))
+        for index, cell_requests in plan.items():
+            cell = nb.cells[index]
+            results = [verification.results[r] for r in cell_requests]
+            kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
+            failed = [r for r in results if not r.passed]
+            cell.outputs = [self._outcome(results, failed)]
+            if failed and kernel_passed:
+                grade_id = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
+                why = (f"tampering: {grade_id} passed in the notebook's kernel but failed when "
+                       f"verified outside it")
+                faults.append(why)
+                cell.outputs[0].traceback.append(
+                    "\nnote: this test passed in your notebook's own run but failed when the same "
+                    "check ran outside your kernel, so something in the notebook changed how the "
+                    "test ran (a patched function, a hidden error, a reseeded generator). The "
+                    "verdict outside your kernel is the one that counts.")
+        nb.metadata[FAULTS] = {"faults": list(dict.fromkeys(faults)), "verified_cells": len(plan),
+                               "verify_seconds": round(verification.seconds, 2)}
+        info = resources.get("nbgrader", {})
+        for fault in faults[earlier:]:
+            self.log.warning("%s/%s: %s", info.get("student", "?"), info.get("assignment", "?"), fault)
+        return nb, resources
+
+    @staticmethod
+    def _outcome(results, failed):
+        if not failed:
+            text = "".join(f"{r.name}: passed (verified outside the notebook's kernel)\n" for r in results)
+            return new_output("stream", name="stdout", text=text)
+        lines = []
+        for r in failed:
+            what = "pipeline check" if r.target == "pipeline" else f"{r.target} check '{r.name}'"
+            lines.append(f"{what} failed: {r.message}")
+            if r.hint:
+                lines.append(f"hint: {r.hint}")
+        return _error("CheckFailed", lines)

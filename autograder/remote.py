@@ -1,0 +1,292 @@
+"""The grader's side of sandboxed grading: the same checks, with student code out of reach.
+
+A :class:`RemoteFunctionSubject` or :class:`RemoteModuleSubject` behaves like
+the local subjects the checks already use, but each call travels to the
+sandbox (:mod:`autograder.sandbox`) and only tensors come back. Torch's
+reference, the comparisons and the verdict all stay in this process, where
+no student code runs. :func:`verify_notebook` is the entry point: a
+notebook's cells in, one :class:`~autograder.report.CheckResult` per
+requested check out.
+"""
+from __future__ import annotations
+
+import builtins
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from . import device as devices
+from .checks import CHECKS
+from .pipeline import judge_pipeline
+from .report import CheckResult
+from .sandbox import Sandbox, SandboxGone
+from .runner import CheckTimeout, run_check
+from .subject import CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError
+
+#: Seconds one request to the sandbox may take (one call of the student's code).
+CALL_TIME_LIMIT = 10.0
+#: A submission whose code kills its sandbox this often gets no more sandboxes.
+MAX_RESTARTS = 3
+
+
+def _rebuild_error(error: dict) -> BaseException:
+    """The student's exception as an object of the nearest built-in class, same name.
+
+    Built from names only (nothing the sandbox sends is executed), so that
+    ``isinstance(e, ValueError)`` and the message still work here.
+    """
+    base = next((getattr(builtins, n) for n in error.get("types", [])
+                 if isinstance(getattr(builtins, n, None), type)
+                 and issubclass(getattr(builtins, n), BaseException)), Exception)
+    name = (error.get("types") or ["Exception"])[0]
+    cls = base if base.__name__ == name else type(name, (base,), {})
+    try:
+        return cls(error.get("message", ""))
+    except TypeError:  # built-ins with other signatures (UnicodeError and kin)
+        return type(name, (Exception,), {})(error.get("message", ""))
+
+
+@dataclass(eq=False)
+class RemoteImpl:
+    """The notebook's ``name`` inside ``code``'s sandbox; the runner's key for "timed out"."""
+    code: "SandboxedCode"
+    name: str
+
+
+class SandboxedCode:
+    """One submission's code in a sandbox, restarted (a few times) if the code kills it."""
+
+    def __init__(self, cells: list[str], device: torch.device, load_timeout: float = 60.0):
+        self.cells, self.device, self.load_timeout = cells, device, load_timeout
+        self.restarts = 0
+        self.crashes: list[str] = []
+        self.load_error = ""
+        self.box: Sandbox | None = None
+
+    def sandbox(self) -> Sandbox:
+        if self.box is not None and self.box.alive:
+            return self.box
+        if self.load_error:  # loading is deterministic: a second try would end the same way
+            raise CheckFailed(self.load_error)
+        if self.box is not None:
+            self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            raise CheckFailed(f"skipped: your code ended the process running it "
+                              f"{self.restarts} times ({self.crashes[-1]})")
+        try:
+            self.box = Sandbox(self.cells, self.device, self.load_timeout)
+        except SandboxGone as gone:
+            self.crashes.append(str(gone))
+            self.load_error = f"your notebook's code could not be loaded: {gone}"
+            raise CheckFailed(self.load_error) from None
+        return self.box
+
+    @property
+    def load_failures(self) -> list[str]:
+        return self.box.load["failed"] if self.box is not None and self.box.alive else []
+
+    def close(self) -> None:
+        if self.box is not None:
+            self.box.close()
+
+
+class _Remote:
+    """Mixin for both remote subjects: requests, errors, routes, tensors back."""
+
+    code: SandboxedCode
+    key: int
+
+    def _connect(self, code: SandboxedCode, name: str, kind: str, seed: int) -> None:
+        self.code, self.name, self.watch = code, name, None
+        self._routes: list[str] = []
+        reply = self._request("subject", "", kind=kind, name=name)
+        if "missing" in reply:
+            raise CheckFailed(reply["missing"])
+        self.key = reply["id"]
+        self._request("seed", "", seed=seed)
+
+    def _request(self, op: str, what: str, **fields) -> dict:
+        box = self.code.sandbox()
+        try:
+            reply = box.request(op, CALL_TIME_LIMIT, **fields)
+        except SandboxGone as gone:
+            self.code.crashes.append(str(gone))
+            raise StudentError(what or op, CheckTimeout() if gone.timed_out else CodeCrashed(str(gone))) from None
+        self._routes.extend(r for r in reply.get("routes", []) if r not in self._routes)
+        error = reply.get("error")
+        if error and error["kind"] == "check":
+            raise CheckFailed(error["message"])
+        if error:
+            raise StudentError(error.get("call") or what, _rebuild_error(error))
+        return reply
+
+    @property
+    def routes(self) -> list[str]:
+        return self._routes
+
+    def __call__(self, x, p=0.5, training=True, inplace=False, on=""):
+        call = self.call_text(p, training, inplace) + (f" on {on}" if on else "")
+        reply = self._request("call", call, subject=self.key, x=x, p=p, training=training,
+                              inplace=inplace, on=on, requires_grad=x.requires_grad)
+        return self._tensor(reply, x, call)
+
+    def run(self, fn, call: str):
+        try:
+            return fn()
+        except (CheckFailed, StudentError):
+            raise
+        except Exception as error:  # noqa: BLE001 - any student error is a verdict
+            raise StudentError(call, error) from error
+
+    def _tensor(self, reply: dict, x: torch.Tensor, call: str) -> torch.Tensor:
+        """The sandbox's answer as a tensor here, with x's in-place changes and autograd."""
+        after = reply["x_after"]
+        if not torch.equal(after, x.detach()):
+            with torch.no_grad():
+                x.copy_(after)
+        if reply["out_is_input"]:
+            return x
+        out = reply["out"]
+        if reply["requires_grad"] and x.requires_grad and "graph" in reply:
+            return _Backward.apply(x, out, self, reply["graph"], call)
+        return out
+
+
+class _Backward(torch.autograd.Function):
+    """Carries a gradient here back through the student's graph in the sandbox."""
+
+    @staticmethod
+    def forward(ctx, x, out, subject, graph, call):
+        ctx.subject, ctx.graph, ctx.call = subject, graph, call
+        return out.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        reply = ctx.subject._request("backward", f"backward through {ctx.call}", subject=ctx.subject.key,
+                                     graph=ctx.graph, grad=grad.contiguous(),
+                                     call=f"backward through {ctx.call}")
+        return reply["grad"], None, None, None, None
+
+
+class RemoteFunctionSubject(_Remote, FunctionSubject):
+    def __init__(self, code: SandboxedCode, name: str, seed: int):
+        self._connect(code, name, "function", seed)
+
+
+class RemoteModule(nn.Module):
+    """Stands here for a student's Dropout instance living in the sandbox."""
+
+    def __init__(self, subject: "RemoteModuleSubject", key: int, training: bool, text: str):
+        super().__init__()
+        self._subject, self._key, self._text = subject, key, text
+        self.training = training
+
+    def train(self, mode: bool = True):
+        call = f"{self._text}.train({mode})"
+        reply = self._subject._request("train", call, module=self._key, mode=mode, call=call)
+        self.training = reply["training"]
+        return self
+
+    def forward(self, x):
+        call = f"{self._text} in {'train' if self.training else 'eval'} mode"
+        reply = self._subject._request("forward", call, module=self._key, x=x, call=call,
+                                       requires_grad=x.requires_grad)
+        return self._subject._tensor(reply, x, call)
+
+
+class RemoteModuleSubject(_Remote, ModuleSubject):
+    def __init__(self, code: SandboxedCode, name: str, seed: int):
+        self._instances = {}
+        self._connect(code, name, "module", seed)
+
+    def make(self, p=0.5, inplace=False) -> nn.Module:
+        call = f"Dropout(p={p}, inplace={inplace})"
+        reply = self._request("make", call, subject=self.key, p=p, inplace=inplace)
+        return RemoteModule(self, reply["module"], reply["training"], call)
+
+    def describe(self, p=0.5, inplace=False) -> dict:
+        return self._request("describe", f"Dropout(p={p}, inplace={inplace})", subject=self.key,
+                             p=p, inplace=inplace)["info"]
+
+
+REMOTE_SUBJECTS = {"function": RemoteFunctionSubject, "module": RemoteModuleSubject}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One grade cell's question: run ``check`` on the notebook's ``name`` (a ``target``).
+
+    ``check`` is a name in :data:`~autograder.checks.CHECKS`, or ``"pipeline"``
+    for the Part 3 check of ``name`` (the model) built with ``module``.
+    """
+    check: str
+    target: str
+    name: str
+    module: str = ""
+
+
+@dataclass
+class Verification:
+    results: dict[Request, CheckResult] = field(default_factory=dict)
+    crashes: list[str] = field(default_factory=list)
+    load_failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> CheckResult:
+    start = time.perf_counter()
+    message = ""
+    try:
+        x = torch.randn(64, 20, generator=torch.Generator().manual_seed(0)).to(device)
+        box = code.sandbox()
+        try:
+            reply = box.request("pipeline", CALL_TIME_LIMIT, model=request.name,
+                                layer=request.module, x=x)
+        except SandboxGone as gone:
+            code.crashes.append(str(gone))
+            raise CheckFailed(f"checking your model ended the process running it: {gone}") from None
+        if "missing" in reply:
+            raise CheckFailed(reply["missing"])
+        if "error" in reply:
+            error = reply["error"]
+            raise CheckFailed(error["message"] if error["kind"] == "check" else
+                              f"running your model raised {error['types'][0]}: {error['message']}")
+        judge_pipeline(reply["info"])
+    except CheckFailed as failed:
+        message = str(failed)
+    except (KeyError, TypeError, ValueError, RuntimeError) as odd:
+        message = f"your model's answers could not be used: {type(odd).__name__}: {odd}"
+    return CheckResult("pipeline", "pipeline", not message, 0, 0, message, "",
+                       time.perf_counter() - start)
+
+
+def verify_notebook(cells: list[str], requests: list[Request], device=None,
+                    load_timeout: float = 60.0) -> Verification:
+    """Run ``cells`` in a sandbox and answer every request from this process.
+
+    Never raises for anything the student's code does; a crash, a hang or a
+    missing name becomes a failed result with the reason as its message.
+    """
+    start = time.perf_counter()
+    device = torch.device(device) if device is not None else devices.grading_device()
+    code = SandboxedCode(cells, device, load_timeout)
+    outcome = Verification()
+    impls: dict[str, RemoteImpl] = {}
+    try:
+        for request in requests:
+            if request.check == "pipeline":
+                outcome.results[request] = _pipeline(code, request, device)
+                continue
+            check = CHECKS[request.check]
+            impl = impls.setdefault(request.name, RemoteImpl(code, request.name))
+            outcome.results[request] = run_check(
+                check, request.target, impl, device,
+                make_subject=lambda target, impl, seed: REMOTE_SUBJECTS[target](impl.code, impl.name, seed))
+        outcome.load_failures = code.load_failures
+    finally:
+        code.close()
+    outcome.crashes = code.crashes
+    outcome.seconds = time.perf_counter() - start
+    return outcome

@@ -1,0 +1,342 @@
+"""Run a student's notebook code in a process of its own and answer the grader's calls.
+
+nbgrader runs student code in the same kernel as the tests that judge it,
+so a student can monkeypatch whatever a test relies on. The verdict that
+counts is therefore reached elsewhere: the grader (:mod:`autograder.remote`)
+keeps torch and the checks in its own process, where no student code ever
+runs, and only *calls* the student's ``dropout``/``Dropout`` here, getting
+tensors back. Whatever student code does to torch, to the grading library
+or to Python inside the sandbox changes nothing the grader compares with.
+
+Processes:
+
+* the **zygote**, started once per grading process, imports torch, IPython
+  and this library and then waits; it never runs student code;
+* a **sandbox**, forked from the zygote per submission (milliseconds, no
+  second ``import torch``), applies :mod:`autograder.limits`, runs the
+  notebook's cells in an IPython shell with its output thrown away, then
+  answers requests on a socket of its own until the grader hangs up.
+
+Messages use :mod:`autograder.wire` (JSON and raw tensor bytes, never pickle).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from . import wire
+
+# --- inside the sandbox -------------------------------------------------------------
+
+
+def _error_reply(error: BaseException) -> dict:
+    """Describe an exception for the grader: the student's, or one of a check's verdicts."""
+    from .subject import CheckFailed, StudentError
+
+    if isinstance(error, CheckFailed):
+        return {"error": {"kind": "check", "message": str(error)}}
+    inner, call = (error.error, error.call) if isinstance(error, StudentError) else (error, "")
+    return {"error": {"kind": "student", "call": call,
+                      "types": [c.__name__ for c in type(inner).__mro__],
+                      "message": str(inner)[:2000]}}
+
+
+class _Server:
+    """The sandbox's side: a namespace from the notebook and the objects made from it."""
+
+    def __init__(self, sock: socket.socket, device: str):
+        import torch
+
+        from .subject import FunctionSubject, ModuleSubject
+
+        self.sock, self.torch, self.device = sock, torch, torch.device(device)
+        self.kinds = {"function": FunctionSubject, "module": ModuleSubject}
+        self.shell = None
+        self.subjects: dict[int, object] = {}
+        self.modules: dict[int, tuple] = {}
+        self.graphs: dict[int, tuple] = {}
+
+    def _input(self, x, requires_grad: bool):
+        if requires_grad:
+            leaf = x.detach().requires_grad_()
+            return leaf, leaf * 1
+        return None, x
+
+    def _tensor_reply(self, out, x, leaf) -> dict:
+        reply = {"out": out.detach(), "out_is_input": out is x, "x_after": x.detach(),
+                 "requires_grad": bool(out.requires_grad)}
+        if leaf is not None and out.requires_grad:
+            key = len(self.graphs)
+            self.graphs[key] = (leaf, out)
+            reply["graph"] = key
+        return reply
+
+    # One method per request; each returns the reply's fields.
+
+    def op_load(self, cells: list[str]) -> dict:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        self.shell = InteractiveShell.instance()
+        failed = []
+        for index, source in enumerate(cells):
+            result = self.shell.run_cell(source, store_history=False, silent=True)
+            if not result.success:
+                error = result.error_in_exec or result.error_before_exec
+                failed.append(f"cell {index}: {type(error).__name__}: {str(error)[:200]}")
+        return {"failed": failed}
+
+    def op_subject(self, kind: str, name: str) -> dict:
+        impl = self.shell.user_ns.get(name) if self.shell else None
+        if impl is None or not callable(impl):
+            return {"missing": f"your notebook defines no {name!r}" if impl is None
+                    else f"{name!r} in your notebook is a {type(impl).__name__}, not callable"}
+        key = len(self.subjects)
+        self.subjects[key] = self.kinds[kind](impl)
+        return {"id": key}
+
+    def op_seed(self, seed: int) -> dict:
+        self.torch.manual_seed(seed)
+        return {}
+
+    def op_call(self, subject: int, x, p, training: bool, inplace: bool, on: str,
+                requires_grad: bool) -> dict:
+        leaf, x = self._input(x, requires_grad)
+        out = self.subjects[subject](x, p, training, inplace, on=on)
+        return self._tensor_reply(out, x, leaf)
+
+    def op_backward(self, subject: int, graph: int, grad, call: str) -> dict:
+        leaf, out = self.graphs.pop(graph)
+        # grad(sum(out * g)) rather than grad(out, grad_outputs=g): the same gradient, and
+        # torch's handling of an explicit grad tensor imports sympy (0.6 s) on first use.
+        grads = self.subjects[subject].run(
+            lambda: self.torch.autograd.grad((out * grad).sum(), leaf, allow_unused=True), call)
+        return {"grad": grads[0]}
+
+    def op_make(self, subject: int, p, inplace: bool) -> dict:
+        module = self.subjects[subject].make(p, inplace)
+        key = len(self.modules)
+        self.modules[key] = (subject, module)
+        return {"module": key, "training": bool(getattr(module, "training", False))}
+
+    def op_train(self, module: int, mode: bool, call: str) -> dict:
+        subject, instance = self.modules[module]
+        self.subjects[subject].run(lambda: instance.train(mode), call)
+        return {"training": bool(getattr(instance, "training", False))}
+
+    def op_forward(self, module: int, x, call: str, requires_grad: bool) -> dict:
+        subject, instance = self.modules[module]
+        leaf, x = self._input(x, requires_grad)
+        out = self.subjects[subject].run(lambda: instance(x), call)
+        if not isinstance(out, self.torch.Tensor):
+            from .subject import CheckFailed
+            raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor")
+        return self._tensor_reply(out, x, leaf)
+
+    def op_describe(self, subject: int, p, inplace: bool) -> dict:
+        return {"info": self.subjects[subject].describe(p, inplace)}
+
+    def op_pipeline(self, model: str, layer: str, x) -> dict:
+        from .pipeline import describe_pipeline
+
+        ns = self.shell.user_ns if self.shell else {}
+        if model not in ns or layer not in ns:
+            return {"missing": f"your notebook defines no {model if model not in ns else layer!r}"}
+        return {"info": describe_pipeline(ns[model], ns[layer], x)}
+
+    def serve(self) -> None:
+        while True:
+            try:
+                request = wire.receive(self.sock, self.device)
+            except (wire.WireError, OSError):
+                return
+            op = request.pop("op", "")
+            try:
+                reply = getattr(self, f"op_{op}")(**request)
+            except BaseException as error:  # noqa: BLE001 - SystemExit and all: a verdict
+                reply = _error_reply(error)
+            # Routes to torch's dropout count also when the call then raised.
+            subject = (self.modules.get(request["module"], (None,))[0] if "module" in request
+                       else request.get("subject"))
+            if subject in self.subjects:
+                reply["routes"] = self.subjects[subject].routes
+            try:
+                data = wire.encode(reply)
+            except BaseException as error:  # noqa: BLE001 - e.g. a forward that returned a list
+                data = wire.encode(_error_reply(error))
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                return
+
+
+def _become_sandbox(sock: socket.socket) -> None:
+    """In the forked child: cut loose from the zygote, limit, silence, serve, exit."""
+    from . import limits
+
+    os.setsid()  # its own process group: the grader kills it with everything it started
+    limits.apply(die_with_parent=True)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    code = 0
+    try:
+        request = wire.receive(sock)
+        _Server(sock, request["device"]).serve()
+    except BaseException:  # noqa: BLE001 - nothing to report to: the grader sees the exit
+        code = 1
+    os._exit(code)
+
+
+def _zygote(control_fd: int) -> None:
+    """Import everything once, then fork a sandbox per request, never running student code."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot  # noqa: F401 - preloaded for the notebooks' plots
+    import torch  # noqa: F401
+    from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
+
+    import autograder  # noqa: F401
+    from . import pipeline  # noqa: F401
+
+    control = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 4096, 1)
+        except OSError:
+            return
+        if not message:
+            return  # the grader is gone; its sandboxes die with us (PDEATHSIG)
+        request = message.decode().split()
+        if request[0] == "fork" and fds:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                _become_sandbox(socket.socket(fileno=fds[0]))
+            os.close(fds[0])
+            control.sendall(f"{pid}\n".encode())
+        elif request[0] == "wait":
+            try:
+                _, status = os.waitpid(int(request[1]), 0)
+            except ChildProcessError:
+                status = -1
+            control.sendall(f"{status}\n".encode())
+
+
+# --- in the grader -----------------------------------------------------------------
+
+class SandboxGone(Exception):
+    """The sandbox process ended (or was ended) while it should have answered."""
+
+    def __init__(self, why: str, timed_out: bool = False):
+        super().__init__(why)
+        self.timed_out = timed_out
+
+
+def describe_exit(status: int) -> str:
+    if status < 0:
+        return "the process running your code ended"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        what = {signal.SIGSEGV: " (a segmentation fault)", signal.SIGKILL: " (killed: out of "
+                "time or memory)", signal.SIGXCPU: " (CPU time limit)"}.get(sig, "")
+        return f"the process running your code was killed by {signal.Signals(sig).name}{what}"
+    return f"the process running your code exited with status {os.WEXITSTATUS(status)}"
+
+
+class Zygote:
+    """The grader's handle on its zygote process; started on first use, one per process."""
+
+    _instance: "Zygote | None" = None
+
+    def __init__(self):
+        parent, child = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from autograder.sandbox import _zygote; _zygote({child.fileno()})"],
+            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
+        child.close()
+        self.control = parent
+        self.reader = parent.makefile("r")
+
+    @classmethod
+    def shared(cls) -> "Zygote":
+        if cls._instance is None or cls._instance.process.poll() is not None:
+            cls._instance = cls()
+        return cls._instance
+
+    def fork(self, sock: socket.socket) -> int:
+        socket.send_fds(self.control, [b"fork"], [sock.fileno()])
+        line = self.reader.readline()
+        if not line:
+            raise RuntimeError("the grader's zygote process died; see the worker's log")
+        return int(line)
+
+    def wait(self, pid: int) -> int:
+        self.control.sendall(f"wait {pid}".encode())
+        return int(self.reader.readline() or -1)
+
+    def close(self) -> None:
+        self.control.close()
+        self.process.wait(timeout=10)
+
+
+class Sandbox:
+    """One sandbox process holding one notebook's code; ``request`` talks to it."""
+
+    def __init__(self, cells: list[str], device, load_timeout: float):
+        import torch
+
+        self.zygote = Zygote.shared()
+        self.device = torch.device(device)
+        mine, theirs = socket.socketpair()
+        self.pid = self.zygote.fork(theirs)
+        theirs.close()
+        self.sock = mine
+        self.exit_status: int | None = None
+        wire.send(self.sock, {"device": str(self.device)})
+        self.load = self.request("load", load_timeout, cells=cells)
+
+    @property
+    def alive(self) -> bool:
+        return self.exit_status is None
+
+    def request(self, op: str, timeout: float, **fields) -> dict:
+        """Send one request and wait up to ``timeout`` s; kill the sandbox on any failure.
+
+        Raises :class:`SandboxGone` (with why) if the process died or ran out of time;
+        anything raised while waiting (the runner's own time limit) also kills it.
+        """
+        if not self.alive:
+            raise SandboxGone(describe_exit(self.exit_status))
+        try:
+            self.sock.settimeout(timeout)
+            wire.send(self.sock, {"op": op, **fields})
+            return wire.receive(self.sock, self.device)
+        except socket.timeout:
+            self.kill()
+            raise SandboxGone(f"your code did not answer within {timeout:.0f} s "
+                              f"(an endless loop?)", timed_out=True) from None
+        except (wire.WireError, OSError) as error:
+            self.kill()
+            if "exceeds" in str(error):
+                raise SandboxGone(f"your code sent back too much data ({error})") from None
+            raise SandboxGone(describe_exit(self.exit_status)) from None
+        except BaseException:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.exit_status is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.sock.close()
+        self.exit_status = self.zygote.wait(self.pid)
+
+    close = kill

@@ -1,0 +1,15 @@
+# about: loops forever in training mode and swallows every interrupt; the self-check cell calls it, so the kernel is given up on there and every test after it is lost
+# expect-fault: ignored the interrupt
+# expect-fail: test_function_eval_mode test_function_drop_rate test_function_scaling test_function_independence test_function_edge_cases test_function_invalid_p test_function_shape_dtype_device test_function_autograd test_function_inplace test_function_from_scratch test_module_eval_mode test_module_drop_rate test_module_scaling test_module_independence test_module_edge_cases test_module_invalid_p test_module_shape_dtype_device test_module_autograd test_module_inplace test_module_from_scratch test_module_train_eval_toggle test_module_module_api test_pipeline
+# %% +dropout_function
+_dropout = dropout
+
+
+def dropout(x, p=0.5, training=True, inplace=False):
+    while training:
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass
+    return _dropout(x, p, training, inplace)

@@ -1,0 +1,1 @@
+# about: the reference answers, graded in the same run as the hostile notebooks

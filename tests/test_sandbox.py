@@ -1,0 +1,173 @@
+"""Grading with the student's code in a sandbox: the wire format, the sandbox, the verdicts.
+
+These call autograder.remote.verify_notebook directly (no nbgrader); the
+same attacks graded through nbgrader are in tests/test_hostile.py.
+"""
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import CHECKS, wire
+from autograder.remote import Request, verify_notebook
+from instructors.submissions import SAMPLES, answers_for, load_sample, reference_answers
+
+SETUP = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\ndevice = 'cpu'\n"
+SOURCE = Path(__file__).resolve().parents[1] / "source" / "dropout_from_scratch" / "dropout_from_scratch.ipynb"
+SOLUTION_IDS = ("dropout_function", "dropout_module", "pipeline_model")
+CORRECT = "\n".join(reference_answers(SOURCE)[g] for g in SOLUTION_IDS)
+NO_SCALING = "\n".join(answers_for(load_sample(SAMPLES / "dropout_from_scratch" / "no_scaling.py"), SOURCE)[g]
+                       for g in SOLUTION_IDS)
+
+
+def wrapped(twist: str) -> str:
+    """The reference answers, with ``twist`` run first in every call of dropout."""
+    body = "".join(f"    {line}\n" for line in twist.splitlines())
+    return (f"{CORRECT}\n_dropout = dropout\n\n\ndef dropout(x, p=0.5, training=True, inplace=False):\n"
+            f"{body}    return _dropout(x, p, training, inplace)\n")
+
+
+EVERY = ([Request(n, "function", "dropout") for n, c in CHECKS.items() if "function" in c.targets]
+         + [Request(n, "module", "Dropout") for n, c in CHECKS.items() if "module" in c.targets]
+         + [Request("pipeline", "pipeline", "model", "Dropout")])
+
+
+def failed(verification) -> set[tuple[str, str]]:
+    return {(r.target, r.check) for r, result in verification.results.items() if not result.passed}
+
+
+def message(verification, target: str, check: str) -> str:
+    return next(res.message for r, res in verification.results.items() if (r.target, r.check) == (target, check))
+
+
+# --- the wire ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda: torch.arange(12.0).reshape(3, 4).t(),
+    lambda: torch.arange(24.0).reshape(4, 6)[:, ::3],
+    lambda: torch.ones(5, dtype=torch.bfloat16),
+    lambda: torch.zeros(0, 4),
+    lambda: torch.tensor(2.5, dtype=torch.float64),
+    lambda: torch.tensor([True, False]),
+], ids=["transposed", "strided", "bfloat16", "empty", "0-dim", "bool"])
+def test_tensors_cross_the_wire_as_the_same_view(make):
+    x = make()
+    back = wire.decode(wire.encode({"x": x, "n": [1, "two", None, 3.5]}))
+    assert back["n"] == [1, "two", None, 3.5]
+    assert back["x"].dtype == x.dtype and back["x"].shape == x.shape and torch.equal(back["x"], x)
+    assert back["x"].stride() == x.stride()
+
+
+def test_the_wire_refuses_what_it_cannot_trust():
+    with pytest.raises(wire.WireError, match="cannot send"):
+        wire.encode({"f": lambda: 0})
+    data = bytearray(wire.encode({"x": torch.arange(4.0)}))
+    with pytest.raises(wire.WireError):
+        wire.decode(bytes(data[:-4]))  # truncated payload
+    forged = wire.encode({"x": torch.arange(4.0)}).replace(b'"size": [4]', b'"size": [9]')
+    with pytest.raises(wire.WireError, match="outside its storage"):
+        wire.decode(forged)
+
+
+def test_a_flood_from_the_other_side_is_refused_before_it_is_read():
+    a, b = socket.socketpair()
+    a.sendall((wire.MAX_MESSAGE + 1).to_bytes(8, "big") + (0).to_bytes(8, "big"))
+    with pytest.raises(wire.WireError, match="exceeds"):
+        wire.receive(b)
+
+
+# --- verdicts from outside the student's process -------------------------------------
+
+def test_a_correct_notebook_passes_every_check_in_the_sandbox(device):
+    verification = verify_notebook([SETUP, CORRECT], EVERY, device=device)
+    assert failed(verification) == set()
+    assert verification.crashes == [] and verification.load_failures == []
+
+
+def test_patching_torch_in_the_notebook_does_not_reach_the_verdict():
+    attack = """
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.nn.functional.dropout = dropout
+torch.nn.Dropout = Dropout
+torch.Tensor.__ne__ = lambda self, other: torch.zeros_like(self, dtype=torch.bool)
+import autograder.checks
+autograder.checks.CHECKS.clear()
+"""
+    verification = verify_notebook([SETUP, NO_SCALING, attack], EVERY)
+    assert failed(verification) == {("function", "scaling"), ("module", "scaling")}
+    assert "torch scales them by 1/(1-p) = 1.429 for p=0.3" in message(verification, "function", "scaling")
+
+
+def test_delegation_is_seen_through_the_module_too():
+    cheat = wrapped("if training and 0 < p < 1:\n    return torch._VF.dropout(x, p, training)")
+    verification = verify_notebook([SETUP, cheat], EVERY)
+    assert ("module", "train_eval_toggle") in failed(verification)
+    assert "your code ran torch's own dropout" in message(verification, "function", "drop_rate")
+
+
+def test_a_crash_costs_the_calls_that_crash_and_the_sandbox_is_restarted():
+    crash = wrapped("if x.numel() == 0:\n    import os; os._exit(5)")
+    verification = verify_notebook([SETUP, crash], EVERY)
+    assert failed(verification) == {("function", "edge_cases"), ("module", "edge_cases")}
+    assert "exited with status 5" in message(verification, "function", "edge_cases")
+
+
+def test_a_segfault_is_named_in_the_message():
+    crash = wrapped("if x.numel() == 0:\n    import ctypes; ctypes.string_at(0)")
+    verification = verify_notebook([SETUP, crash], [Request("edge_cases", "function", "dropout")])
+    assert "SIGSEGV (a segmentation fault)" in message(verification, "function", "edge_cases")
+
+
+def test_an_unstoppable_loop_costs_one_time_limit_then_the_rest_is_skipped(monkeypatch):
+    import autograder.remote as remote
+
+    monkeypatch.setattr(remote, "CALL_TIME_LIMIT", 2.0)
+    hang = wrapped("while training and p == 0.5:\n    try:\n        pass\n    except BaseException:\n        pass")
+    start = time.perf_counter()
+    requests = [r for r in EVERY if r.target == "function"]
+    verification = verify_notebook([SETUP, hang], requests)
+    assert time.perf_counter() - start < 2.0 * 3 + 10
+    messages = {r.check: res.message for r, res in verification.results.items()}
+    assert "did not finish within" in messages["drop_rate"]
+    assert "skipped: your code ran out of time" in messages["inplace"]
+
+
+def test_system_exit_and_a_missing_name_are_verdicts_not_crashes():
+    leaves = wrapped("if training:\n    raise SystemExit(0)")
+    verification = verify_notebook([SETUP, leaves], [Request("drop_rate", "function", "dropout"),
+                                                     Request("drop_rate", "function", "dropout_v2")])
+    messages = {r.name: res.message for r, res in verification.results.items()}
+    assert "raised SystemExit" in messages["dropout"]
+    assert "defines no 'dropout_v2'" in messages["dropout_v2"]
+
+
+def test_notebook_code_that_hangs_while_loading_fails_every_check_in_bounded_time():
+    start = time.perf_counter()
+    verification = verify_notebook([SETUP, CORRECT, "while True:\n    pass"], EVERY[:2], load_timeout=2)
+    assert time.perf_counter() - start < 15
+    assert all("could not be loaded" in r.message for r in verification.results.values())
+
+
+def test_a_route_to_torchs_dropout_counts_even_when_the_call_then_raises():
+    cheat = "def dropout(x, p=0.5, training=True, inplace=False):\n    return F.dropout(x, p, training, inplace)\n"
+    verification = verify_notebook([SETUP, cheat], [Request("invalid_p", "function", "dropout")])
+    assert "your code ran torch's own dropout" in message(verification, "function", "invalid_p")
+
+
+def test_the_kernel_wrapper_applies_the_limits_and_imports_nothing_heavy(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("DROPOUT_GRADER_MEMORY_LIMIT", str(3 * 2**30))
+    limits = Path(__file__).resolve().parents[1] / "autograder" / "limits.py"
+    probe = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
+    run = subprocess.run([sys.executable, "-X", "importtime", str(limits), "--", sys.executable, "-c", probe],
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.split() == [str(3 * 2**30), str(64 * 2**20)]
+    imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if "|" in line}
+    assert "torch" not in imported and "autograder" not in imported
