@@ -27,8 +27,9 @@ from .subject import CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, S
 
 #: Seconds one request to the sandbox may take (one call of the student's code).
 CALL_TIME_LIMIT = 10.0
-#: A submission whose code kills its sandbox this often gets no more sandboxes.
-MAX_RESTARTS = 3
+#: A submission whose code kills its sandbox this often gets no more sandboxes: each check
+#: that crashes costs one, and a restart costs a fork and the notebook's cells again.
+MAX_RESTARTS = 10
 
 
 def _rebuild_error(error: dict) -> BaseException:
@@ -101,6 +102,8 @@ class _Remote:
     def _connect(self, code: SandboxedCode, name: str, kind: str, seed: int) -> None:
         self.code, self.name, self.watch = code, name, None
         self._routes: list[str] = []
+        # A subject lives in one sandbox: after a crash, the next check gets a new one.
+        self._box = code.sandbox()
         reply = self._request("subject", "", kind=kind, name=name)
         if "missing" in reply:
             raise CheckFailed(reply["missing"])
@@ -108,11 +111,11 @@ class _Remote:
         self._request("seed", "", seed=seed)
 
     def _request(self, op: str, what: str, **fields) -> dict:
-        box = self.code.sandbox()
         try:
-            reply = box.request(op, CALL_TIME_LIMIT, **fields)
+            reply = self._box.request(op, CALL_TIME_LIMIT, **fields)
         except SandboxGone as gone:
-            self.code.crashes.append(str(gone))
+            if str(gone) not in self.code.crashes:
+                self.code.crashes.append(str(gone))
             raise StudentError(what or op, CheckTimeout() if gone.timed_out else CodeCrashed(str(gone))) from None
         self._routes.extend(r for r in reply.get("routes", []) if r not in self._routes)
         error = reply.get("error")

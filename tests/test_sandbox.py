@@ -171,3 +171,12 @@ def test_the_kernel_wrapper_applies_the_limits_and_imports_nothing_heavy(monkeyp
     assert run.stdout.split() == [str(3 * 2**30), str(64 * 2**20)]
     imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if "|" in line}
     assert "torch" not in imported and "autograder" not in imported
+
+
+def test_a_crash_in_the_middle_of_a_check_costs_that_check_only():
+    crash = wrapped("if p == 1.0 and training:\n    import os; os._exit(4)")
+    verification = verify_notebook([SETUP, crash], EVERY)
+    # from_scratch survives its one crashing call (it only asks that some calls run from
+    # scratch); every check after a crash gets a fresh sandbox.
+    assert failed(verification) == {("function", "edge_cases"), ("module", "edge_cases")}
+    assert verification.crashes == ["the process running your code exited with status 4"]
