@@ -21,11 +21,13 @@ Messages use :mod:`autograder.wire` (JSON and raw tensor bytes, never pickle).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from . import wire
@@ -40,9 +42,12 @@ def _error_reply(error: BaseException) -> dict:
     if isinstance(error, CheckFailed):
         return {"error": {"kind": "check", "message": str(error)}}
     inner, call = (error.error, error.call) if isinstance(error, StudentError) else (error, "")
-    return {"error": {"kind": "student", "call": call,
-                      "types": [c.__name__ for c in type(inner).__mro__],
-                      "message": str(inner)[:2000]}}
+    try:
+        message = str(inner)[:2000]
+    except BaseException:  # noqa: BLE001 - a student's exception whose __str__ raises
+        message = f"<{type(inner).__name__} that cannot be printed>"
+    return {"error": {"kind": "student", "call": str(call)[:500],
+                      "types": [c.__name__ for c in type(inner).__mro__], "message": message}}
 
 
 class _Server:
@@ -59,6 +64,7 @@ class _Server:
         self.subjects: dict[int, object] = {}
         self.modules: dict[int, tuple] = {}
         self.graphs: dict[int, tuple] = {}
+        self.graph_ids = itertools.count()
 
     def _input(self, x, requires_grad: bool):
         if requires_grad:
@@ -70,7 +76,7 @@ class _Server:
         reply = {"out": out.detach(), "out_is_input": out is x, "x_after": x.detach(),
                  "requires_grad": bool(out.requires_grad)}
         if leaf is not None and out.requires_grad:
-            key = len(self.graphs)
+            key = next(self.graph_ids)  # graphs are dropped after use: no reuse of len()
             self.graphs[key] = (leaf, out)
             reply["graph"] = key
         return reply
@@ -247,9 +253,13 @@ def describe_exit(status: int) -> str:
 
 
 class Zygote:
-    """The grader's handle on its zygote process; started on first use, one per process."""
+    """The grader's handle on its zygote process; started on first use, one per process.
+
+    Thread-safe: nbgrader's formgrader may grade from more than one thread.
+    """
 
     _instance: "Zygote | None" = None
+    _starting = threading.Lock()
 
     def __init__(self):
         parent, child = socket.socketpair()
@@ -261,23 +271,27 @@ class Zygote:
         child.close()
         self.control = parent
         self.reader = parent.makefile("r")
+        self.talking = threading.Lock()  # one request and its answer at a time
 
     @classmethod
     def shared(cls) -> "Zygote":
-        if cls._instance is None or cls._instance.process.poll() is not None:
-            cls._instance = cls()
-        return cls._instance
+        with cls._starting:
+            if cls._instance is None or cls._instance.process.poll() is not None:
+                cls._instance = cls()
+            return cls._instance
 
     def fork(self, sock: socket.socket) -> int:
-        socket.send_fds(self.control, [b"fork"], [sock.fileno()])
-        line = self.reader.readline()
+        with self.talking:
+            socket.send_fds(self.control, [b"fork"], [sock.fileno()])
+            line = self.reader.readline()
         if not line:
             raise RuntimeError("the grader's zygote process died; see the worker's log")
         return int(line)
 
     def wait(self, pid: int) -> int:
-        self.control.sendall(f"wait {pid}".encode())
-        return int(self.reader.readline() or -1)
+        with self.talking:
+            self.control.sendall(f"wait {pid}".encode())
+            return int(self.reader.readline() or -1)
 
     def close(self) -> None:
         self.control.close()

@@ -180,3 +180,21 @@ def test_a_crash_in_the_middle_of_a_check_costs_that_check_only():
     # scratch); every check after a crash gets a fresh sandbox.
     assert failed(verification) == {("function", "edge_cases"), ("module", "edge_cases")}
     assert verification.crashes == ["the process running your code exited with status 4"]
+
+
+def test_two_threads_can_verify_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = [Request("eval_mode", "function", "dropout"), Request("scaling", "function", "dropout")]
+    with ThreadPoolExecutor(2) as pool:
+        good, bad = pool.map(lambda cells: verify_notebook(cells, requests), [[SETUP, CORRECT], [SETUP, NO_SCALING]])
+    assert failed(good) == set() and failed(bad) == {("function", "scaling")}
+
+
+def test_an_exception_that_cannot_be_printed_is_still_a_verdict():
+    weird = ("class Weird(ValueError):\n    def __str__(self):\n        raise RuntimeError('no')\n"
+             + wrapped("if training:\n    raise Weird()"))
+    verification = verify_notebook([SETUP, weird], [Request("drop_rate", "function", "dropout"),
+                                                    Request("eval_mode", "function", "dropout")])
+    assert failed(verification) == {("function", "drop_rate")}
+    assert verification.crashes == []
