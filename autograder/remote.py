@@ -79,10 +79,15 @@ class SandboxedCode:
         try:
             self.box = Sandbox(self.cells, self.device, self.load_timeout)
         except SandboxGone as gone:
-            self.crashes.append(str(gone))
+            self.crashed(gone)
             self.load_error = f"your notebook's code could not be loaded: {gone}"
             raise CheckFailed(self.load_error) from None
         return self.box
+
+    def crashed(self, gone: SandboxGone) -> None:
+        """Note how the sandbox ended, once per distinct reason."""
+        if str(gone) not in self.crashes:
+            self.crashes.append(str(gone))
 
     @property
     def load_failures(self) -> list[str]:
@@ -114,8 +119,7 @@ class _Remote:
         try:
             reply = self._box.request(op, CALL_TIME_LIMIT, **fields)
         except SandboxGone as gone:
-            if str(gone) not in self.code.crashes:
-                self.code.crashes.append(str(gone))
+            self.code.crashed(gone)
             raise StudentError(what or op, CheckTimeout() if gone.timed_out else CodeCrashed(str(gone))) from None
         self._routes.extend(r for r in reply.get("routes", []) if r not in self._routes)
         error = reply.get("error")
@@ -201,7 +205,6 @@ class RemoteModule(nn.Module):
 
 class RemoteModuleSubject(_Remote, ModuleSubject):
     def __init__(self, code: SandboxedCode, name: str, seed: int):
-        self._instances = {}
         self._connect(code, name, "module", seed)
 
     def make(self, p=0.5, inplace=False) -> nn.Module:
@@ -248,7 +251,7 @@ def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> Ch
             reply = box.request("pipeline", CALL_TIME_LIMIT, model=request.name,
                                 layer=request.module, x=x)
         except SandboxGone as gone:
-            code.crashes.append(str(gone))
+            code.crashed(gone)
             raise CheckFailed(f"checking your model ended the process running it: {gone}") from None
         if "missing" in reply:
             raise CheckFailed(reply["missing"])

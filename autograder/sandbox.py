@@ -334,11 +334,13 @@ class Sandbox:
             self.kill()
             raise SandboxGone(f"your code did not answer within {timeout:.0f} s "
                               f"(an endless loop?)", timed_out=True) from None
-        except (wire.WireError, OSError) as error:
+        except (wire.HungUp, OSError):
             self.kill()
-            if "exceeds" in str(error):
-                raise SandboxGone(f"your code sent back too much data ({error})") from None
             raise SandboxGone(describe_exit(self.exit_status)) from None
+        except wire.WireError as error:  # too large, or not a message at all
+            self.kill()
+            raise SandboxGone(f"the process running your code sent back an answer the grader "
+                              f"cannot read ({error})") from None
         except BaseException:
             self.kill()
             raise

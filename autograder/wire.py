@@ -31,6 +31,10 @@ class WireError(RuntimeError):
     """The other side sent something that is not a valid message, or hung up."""
 
 
+class HungUp(WireError):
+    """The other side closed the connection (its process may have died)."""
+
+
 def _flatten(obj, blobs: list[bytes]):
     if isinstance(obj, torch.Tensor):
         name = str(obj.dtype).replace("torch.", "")
@@ -59,7 +63,7 @@ def encode(obj) -> bytes:
     return struct.pack(">QQ", len(header), len(payload)) + header + payload
 
 
-def _tensor(spec: dict, payload: memoryview, offsets: list[int], device) -> torch.Tensor:
+def _tensor(spec: dict, payload: memoryview, offsets: dict[int, int], device) -> torch.Tensor:
     dtype = DTYPES.get(spec.get("dtype"))
     if dtype is None:
         raise WireError(f"unknown dtype {spec.get('dtype')!r}")
@@ -80,6 +84,16 @@ def _tensor(spec: dict, payload: memoryview, offsets: list[int], device) -> torc
 
 
 def decode(data: bytes, device="cpu"):
+    """The message in ``data``; anything malformed raises WireError, nothing else."""
+    try:
+        return _decode(data, device)
+    except WireError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise WireError(f"malformed message ({type(error).__name__}: {error})") from None
+
+
+def _decode(data: bytes, device):
     if len(data) < 16:
         raise WireError("truncated message")
     header_len, payload_len = struct.unpack(">QQ", data[:16])
@@ -107,12 +121,11 @@ def decode(data: bytes, device="cpu"):
         position += int(spec["nbytes"])
     if position != payload_len:
         raise WireError("payload length does not match its tensors")
-    ordered = [offsets[i] for i in sorted(offsets)]
 
     def build(obj):
         if isinstance(obj, dict):
             if "__tensor__" in obj:
-                return _tensor(obj, payload, ordered, device)
+                return _tensor(obj, payload, offsets, device)
             return {k: build(v) for k, v in obj.items()}
         if isinstance(obj, list):
             return [build(v) for v in obj]
@@ -130,7 +143,7 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     while left:
         chunk = sock.recv(min(left, 1 << 20))
         if not chunk:
-            raise WireError("the other side hung up")
+            raise HungUp("the other side hung up")
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)

@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import COURSE_ROOT, Course, NbgraderError
+from .course import Course, NbgraderError
 
 #: SQLite waits this long for a lock held by another worker instead of failing at once.
 DB_TIMEOUT_S = 120

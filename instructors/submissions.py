@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade, is_solution
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 _SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n|^[ \t]*### END SOLUTION\n?", re.M)
@@ -100,25 +101,24 @@ def answers_for(sample: Sample, source_notebook: Path) -> dict[str, str]:
 
 # --- edits a hostile student makes to the notebook itself --------------------------
 
-def _tests(nb):
-    return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
-            and not c.metadata["nbgrader"].get("solution")]
+def _is_test(cell) -> bool:
+    return is_grade(cell) and not is_solution(cell)
 
 
 def _edit_tests(nb):
     """Every test cell's code replaced by `pass`."""
-    for cell in _tests(nb):
+    for cell in filter(_is_test, nb.cells):
         cell.source = "pass"
 
 
 def _delete_tests(nb):
     """Every test cell deleted."""
-    nb.cells = [c for c in nb.cells if c not in _tests(nb)]
+    nb.cells = [c for c in nb.cells if not _is_test(c)]
 
 
 def _flip_flags(nb):
     """Test cells turned into answer cells (manual grading), and one worth 100 points."""
-    tests = _tests(nb)
+    tests = list(filter(_is_test, nb.cells))
     for cell in tests[1:]:
         cell.metadata.nbgrader["solution"] = True
         cell.source = "pass"
@@ -138,7 +138,7 @@ def _duplicate_tests(nb):
     cells = []
     for cell in nb.cells:
         cells.append(cell)
-        if cell in _tests(nb):
+        if _is_test(cell):
             copy = nbformat.from_dict(cell)
             copy.source = "pass"
             copy.id = uuid.uuid4().hex[:8]

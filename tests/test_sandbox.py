@@ -71,6 +71,9 @@ def test_the_wire_refuses_what_it_cannot_trust():
     forged = wire.encode({"x": torch.arange(4.0)}).replace(b'"size": [4]', b'"size": [9]')
     with pytest.raises(wire.WireError, match="outside its storage"):
         wire.decode(forged)
+    misnamed = wire.encode({"x": torch.arange(4.0)}).replace(b'"nbytes"', b'"nbites"')
+    with pytest.raises(wire.WireError, match="malformed"):
+        wire.decode(misnamed)
 
 
 def test_a_flood_from_the_other_side_is_refused_before_it_is_read():
