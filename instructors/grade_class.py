@@ -40,6 +40,17 @@ class ClassGrading:
 
 
 def db_url(course_root: Path) -> str:
+    """The gradebook's address: the one the course's nbgrader_config.py sets, if any.
+
+    A course on several servers keeps its gradebook in PostgreSQL and says so in
+    `c.CourseDirectory.db_url` (docs/scaling.md); grading follows it. Otherwise it is
+    nbgrader's SQLite file, with a lock timeout long enough for parallel workers.
+    """
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    if "db_url" in config.CourseDirectory:
+        return config.CourseDirectory.db_url
     return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
 
 

@@ -62,3 +62,15 @@ def test_cells_the_sandbox_skips_are_read_only_display_cells_of_the_assignment()
                  and not c.metadata.nbgrader.get("solution")}
     skipped = set(_config().VerifyChecks.skip_cells)
     assert skipped and skipped <= read_only - {"setup"}
+
+
+def test_grading_uses_the_gradebook_the_course_config_names(tmp_path):
+    """A course on several servers moves its gradebook to PostgreSQL by configuration alone."""
+    from instructors.grade_class import db_url
+
+    config = (ROOT / "nbgrader_config.py").read_text()
+    (tmp_path / "nbgrader_config.py").write_text(config)
+    assert db_url(tmp_path) == f"sqlite:///{tmp_path / 'gradebook.db'}?timeout=120"
+    (tmp_path / "nbgrader_config.py").write_text(
+        config + '\nc.CourseDirectory.db_url = "postgresql://grader@db.example/dropout101"\n')
+    assert db_url(tmp_path) == "postgresql://grader@db.example/dropout101"

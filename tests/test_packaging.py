@@ -56,5 +56,5 @@ def test_ci_runs_the_readme_test_command():
 
 def test_setup_installs_the_torch_pin_before_the_project():
     setup = (ROOT / "scripts/setup.sh").read_text()
-    assert setup.index('"$TORCH_SPEC"') < setup.index('-e ".[test]"')
+    assert setup.index('"$TORCH_SPEC"') < setup.index('-e ".[$EXTRAS]"')
     assert "TORCH_SPEC:-torch==2.13.0" in setup
