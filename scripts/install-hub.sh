@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# What the JupyterHub deployment (deploy/jupyterhub/) and its test need, in .hub/:
-#   .hub/venv  the course's environment for the hub and every user's server, built from
-#              a Python that every account can run (a Python under /root is not one);
-#   .hub/node_modules  JupyterHub's proxy, configurable-http-proxy, from the npm registry
-#              (with Debian's Node.js if the machine has none).
+# Install the JupyterHub deployment (deploy/jupyterhub/) into one folder that every account
+# can read, HUB_PREFIX (default .hub/, which the tests use; /opt/dropout101 on a server):
+#   venv/          the course's packages, JupyterHub and torch, for the hub and every user's
+#                  server. The packages are copied, not linked: this repository, with the
+#                  solutions and hidden tests in source/, stays unreadable to students.
+#                  Built from a Python every account can run (one under /root is not).
+#   jupyter/       the Jupyter configuration of each role (deploy/jupyterhub/*/); JupyterLab's
+#                  defaults for everyone go into the venv (lab-overrides.json).
+#   jupyterhub_config.py, and node_modules/ with JupyterHub's proxy,
+#                  configurable-http-proxy, from the npm registry (and Debian's Node.js
+#                  if the machine has none).
+# Safe to run again; run it again after changing the course's code or deploy/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PREFIX=${HUB_PREFIX:-.hub}
 runs_for_everyone() {  # can an unprivileged account run this Python?
     local py; py=$(command -v "$1" 2>/dev/null) || return 1
     [ "$(id -u)" -ne 0 ] && return 0
@@ -20,13 +28,23 @@ if [ -z "${HUB_PYTHON:-}" ]; then
     echo "install-hub: no Python that every account can run; set HUB_PYTHON" >&2
     exit 1
 fi
-VENV=.hub/venv EXTRAS=hub PYTHON="$HUB_PYTHON" bash scripts/setup.sh
+mkdir -p "$PREFIX"
+VENV=$PREFIX/venv EXTRAS=hub EDITABLE=0 PYTHON="$HUB_PYTHON" bash scripts/setup.sh
+rm -rf "$PREFIX/jupyter"
+mkdir -p "$PREFIX/jupyter"
+cp -r deploy/jupyterhub/common deploy/jupyterhub/instructor deploy/jupyterhub/student "$PREFIX/jupyter/"
+cp deploy/jupyterhub/jupyterhub_config.py "$PREFIX/"
+# JupyterLab's defaults for everyone: no asking each student about news from jupyter.org.
+mkdir -p "$PREFIX/venv/share/jupyter/lab/settings"
+cp deploy/jupyterhub/lab-overrides.json "$PREFIX/venv/share/jupyter/lab/settings/overrides.json"
 if ! command -v npm >/dev/null; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
 fi
-if [ ! -x .hub/node_modules/.bin/configurable-http-proxy ]; then
-    npm install --silent --no-fund --no-audit --prefix .hub configurable-http-proxy@4 >/dev/null
+if [ ! -x "$PREFIX/node_modules/.bin/configurable-http-proxy" ]; then
+    npm install --silent --no-fund --no-audit --prefix "$PREFIX" configurable-http-proxy@4 >/dev/null
 fi
-echo "install-hub: jupyterhub $(.hub/venv/bin/jupyterhub --version), configurable-http-proxy $(.hub/node_modules/.bin/configurable-http-proxy --version), in .hub/"
+chmod -R a+rX "$PREFIX"
+echo "install-hub: jupyterhub $("$PREFIX/venv/bin/jupyterhub" --version)," \
+     "configurable-http-proxy $("$PREFIX/node_modules/.bin/configurable-http-proxy" --version), in $PREFIX/"

@@ -2,22 +2,33 @@
 # Create .venv (if missing) and install the course into it. Safe to run again.
 # torch is installed first, pinned, so that pip never fetches a multi-GB CUDA
 # build to satisfy "torch>=2.2"; set TORCH_SPEC to choose another build.
-# VENV and EXTRAS choose another environment (scripts/install-hub.sh makes the hub's).
+# VENV and EXTRAS choose another environment; EDITABLE=0 copies the course's packages
+# into it instead of linking to this folder (scripts/install-hub.sh makes the hub's so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 VENV=${VENV:-.venv}
 EXTRAS=${EXTRAS:-test}
+EDITABLE=${EDITABLE:-1}
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV with $($PYTHON --version)"
     "$PYTHON" -m venv "$VENV"
 fi
-stamp=$VENV/.installed-$(cat pyproject.toml scripts/setup.sh | sha1sum | cut -c1-12)-$EXTRAS
+installed=(pyproject.toml scripts/setup.sh)
+# A copy goes stale when the code changes; a link does not.
+[ "$EDITABLE" = 1 ] || installed+=($(find autograder instructors -name '*.py' | sort))
+stamp=$VENV/.installed-$(cat "${installed[@]}" | sha1sum | cut -c1-12)-$EXTRAS
 if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
-    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    if [ "$EDITABLE" = 1 ]; then
+        "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    else
+        "$VENV/bin/python" -m pip install --quiet ".[$EXTRAS]"
+        "$VENV/bin/python" -m pip install --quiet --no-deps --force-reinstall .
+    fi
+    rm -f "$VENV"/.installed-*
     touch "$stamp"
     echo "setup: installed $("$VENV/bin/python" -c 'import torch, nbgrader; print("torch", torch.__version__, "nbgrader", nbgrader.__version__)') in $VENV"
 fi

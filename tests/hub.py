@@ -1,7 +1,7 @@
 """A throwaway JupyterHub on loopback: real Unix accounts, the deployment's own config.
 
-Used by tests/test_jupyterhub.py. The hub is `deploy/jupyterhub/jupyterhub_config.py`
-as an instructor would run it, with the proxy from npm and PAM log-in; only the ports,
+Used by tests/test_jupyterhub.py. The hub is deploy/jupyterhub/ as
+scripts/install-hub.sh installs it into .hub/ and an instructor would run it, with the proxy from npm and PAM log-in; only the ports,
 the folders and the account names are the test's. Accounts carry a marker in their
 GECOS field so that a run which died half-way can clean up after itself, and never
 touches an account it did not make.
@@ -22,9 +22,11 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-HUB_CONFIG = ROOT / "deploy/jupyterhub/jupyterhub_config.py"
-HUB_ENV = ROOT / ".hub/venv"          # scripts/install-hub.sh makes both
-PROXY = ROOT / ".hub/node_modules/.bin/configurable-http-proxy"
+HUB_PREFIX = ROOT / ".hub"            # what scripts/install-hub.sh fills
+HUB_CONFIG = HUB_PREFIX / "jupyterhub_config.py"
+HUB_ENV = HUB_PREFIX / "venv"
+ROLES = HUB_PREFIX / "jupyter"
+PROXY = HUB_PREFIX / "node_modules/.bin/configurable-http-proxy"
 MARK = "dropout-course test account"
 
 
@@ -34,7 +36,7 @@ def missing() -> str:
         return "JupyterHub's local spawner needs root to start servers as other users"
     if not shutil.which("useradd"):
         return "no useradd to make throwaway accounts"
-    if not (PROXY.exists() and (HUB_ENV / "bin/jupyterhub").exists()):
+    if not (PROXY.exists() and HUB_CONFIG.exists() and (HUB_ENV / "bin/jupyterhub").exists()):
         return "no hub environment: run scripts/install-hub.sh"
     return ""
 
@@ -80,7 +82,7 @@ def free_port() -> int:
 
 
 class Hub:
-    """jupyterhub -f deploy/jupyterhub/jupyterhub_config.py, in its own folder."""
+    """jupyterhub -f .hub/jupyterhub_config.py, in its own folder."""
 
     def __init__(self, workdir: Path, instructor: str, roster: Path, exchange: Path):
         self.workdir = workdir

@@ -1,6 +1,7 @@
 """A term on one server: JupyterHub with nbgrader's exchange, run for real on loopback.
 
-The hub is deploy/jupyterhub/ as an instructor would run it (PAM log-in, one process
+The hub is deploy/jupyterhub/ as scripts/install-hub.sh installs it and an
+instructor would run it (PAM log-in, one process
 per user started as that Unix user, configurable-http-proxy from npm). Throwaway
 accounts play the instructor and three students:
 
@@ -19,6 +20,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +33,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hub import HUB_ENV, ROOT, Hub, HubUser, make_account, missing, remove_account
+from hub import HUB_ENV, HUB_PREFIX, ROLES, ROOT, Hub, HubUser, make_account, missing, remove_account
 from instructors.submissions import answers_for, fill, load_sample, reference_answers
 
 pytestmark = pytest.mark.timeout(900)
@@ -58,6 +60,7 @@ class Term:
     base: Path
     exchange: Path
     course: Path
+    hub: Hub
     accounts: dict = field(default_factory=dict)
     answers: dict = field(default_factory=dict)      # step -> JSON answer of an endpoint
     exchange_check: str = ""                          # what the admin's check printed
@@ -97,7 +100,9 @@ def _instructor(user: HubUser, method: str, path: str, **kwargs) -> dict:
 
 
 def _as_user(name: str, *command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", name, "--", *command], capture_output=True, text=True)
+    """Run a command as that account, from / (so nothing of this repository is on its path)."""
+    return subprocess.run(["runuser", "-u", name, "--", *command], capture_output=True, text=True,
+                          cwd="/")
 
 
 def _check_exchange(exchange: Path, *flags: str) -> str:
@@ -112,10 +117,9 @@ def _in_instructor_terminal(teacher, term: Term, *command: str) -> str:
     Such a terminal has the environment the hub gave the server; this gives the
     same (deploy/jupyterhub/jupyterhub_config.py: Spawner.environment, role_config).
     """
-    deploy = ROOT / "deploy/jupyterhub"
     env = {"HOME": str(teacher.home), "USER": teacher.name, "PATH": f"{HUB_ENV}/bin:/usr/bin:/bin",
            "DROPOUT_EXCHANGE": str(term.exchange),
-           "JUPYTER_CONFIG_PATH": f"{deploy / 'instructor'}:{deploy / 'common'}"}
+           "JUPYTER_CONFIG_PATH": f"{ROLES / 'instructor'}:{ROLES / 'common'}"}
     done = subprocess.run(["runuser", "-u", teacher.name, "--", "env", "-i",
                            *(f"{k}={v}" for k, v in env.items()), *command],
                           cwd=term.course, capture_output=True, text=True, timeout=600)
@@ -220,7 +224,7 @@ def term():
         roster.write_text("".join(f"{NAMES[w]}\n" for w in ("ada", "bo", "cy")))
         (base / "hub").mkdir()
         hub = Hub(base / "hub", NAMES["teacher"], roster, exchange)
-        played = Term(base, exchange, course, accounts)
+        played = Term(base, exchange, course, hub, accounts)
         try:
             _play_the_term(played, hub)
         except Exception as error:
@@ -250,9 +254,7 @@ def test_the_instructor_releases_through_the_exchange_and_students_fetch_it(term
     fetched = term.answers["ada_fetch"]["value"][0]
     assert (fetched["assignment_id"], fetched["status"]) == (ASSIGNMENT, "fetched")
     released = nbformat.read(term.course / "release" / NOTEBOOK, as_version=4)
-    got = nbformat.read(term.accounts["cy"].home / NOTEBOOK, as_version=4) \
-        if (term.accounts["cy"].home / NOTEBOOK).exists() else None
-    assert got is None, "cy never fetched, yet has the notebook"
+    assert not (term.accounts["cy"].home / NOTEBOOK).exists(), "cy never fetched, yet has it"
     bo_fetched = nbformat.read(term.accounts["bo"].home / NOTEBOOK, as_version=4)
     assert len(bo_fetched.cells) == len(released.cells)
     assert "### BEGIN SOLUTION" not in json.dumps(bo_fetched), "the student got the solutions"
@@ -270,14 +272,19 @@ def test_every_submission_reaches_the_exchange_and_the_export_has_the_class(term
     assert sorted(handed_in) == [NAMES["ada"], NAMES["ada"], NAMES["bo"]], term.inbound
     rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO(term.export))
             if row["assignment"] == ASSIGNMENT}
-    assert {sid: float(row["raw_score"]) for sid, row in rows.items()} == {
-        NAMES["ada"]: 30.0, NAMES["bo"]: _submission(term, "bo")["score"], NAMES["cy"]: 0.0}
+    assert set(rows) == {NAMES["ada"], NAMES["bo"], NAMES["cy"]}
+    assert (float(rows[NAMES["ada"]]["raw_score"]), float(rows[NAMES["cy"]]["raw_score"])) == (30.0, 0.0)
     assert all(row["faults"] == "" for row in rows.values()), rows
 
 
 def test_grading_the_class_in_parallel_on_the_server_agrees_with_the_formgrader(term):
     assert "graded 2, skipped 0 already graded, failed 0" in term.grade_class, term.grade_class
     assert "FAULT" not in term.grade_class
+    # The export was taken after this regrade; the formgrader's scores were taken before.
+    exported = {row["student_id"]: float(row["raw_score"])
+                for row in csv.DictReader(io.StringIO(term.export)) if row["assignment"] == ASSIGNMENT}
+    for who in ("ada", "bo"):
+        assert exported[NAMES[who]] == _submission(term, who)["score"], who
 
 
 def test_the_buggy_submission_scores_what_its_bugs_cost(term):
@@ -332,10 +339,121 @@ def test_an_exchange_with_wrong_permissions_fails_clearly_and_loses_nothing(term
 
 def test_students_cannot_reach_the_formgrader_the_course_or_each_others_work(term):
     assert term.denied["own formgrader"] == 404
-    assert term.denied["teacher's server"] in (302, 403, 404), term.denied
+    assert term.denied["teacher's server"] == 403, term.denied
     source = term.course / "source" / NOTEBOOK
     assert source.exists()
     for who in ("ada", "bo", "cy"):
         assert _as_user(NAMES[who], "cat", str(source)).returncode != 0, f"{who} read source/"
         assert _as_user(NAMES[who], "ls", str(term.exchange / COURSE / "inbound")).returncode != 0, \
             f"{who} can list the submissions"
+
+
+def test_the_installed_course_that_students_can_read_holds_no_solutions(term):
+    """The hub's environment has the grader's code, copied, and nothing of source/.
+
+    Every account must read the environment its server runs from. An editable install
+    would link it to this repository, whose source/ holds the solutions and the
+    quiz's answer key; a copy of the packages does not.
+    """
+    # The quiz's hidden tests: each explains its answer in a sentence found nowhere but
+    # in source/ (and, after grading, in that student's feedback).
+    quiz = nbformat.read(ROOT / "source/checkpoint_quiz/checkpoint_quiz.ipynb", as_version=4)
+    key = re.findall(r'why="([^"\\]{40,})"', "\n".join(c.source for c in quiz.cells))
+    assert len(key) >= 5, key
+    patterns = term.base / "answer-key.txt"
+    patterns.write_text("\n".join(key) + "\n")
+    probe = ("import importlib.metadata as m, autograder, instructors; "
+             "print(autograder.__file__); print(instructors.__file__); "
+             "print('\\n'.join(str(f) for f in m.files('dropout-course')))")
+    seen = _as_user(NAMES["ada"], str(HUB_ENV / "bin/python"), "-c", probe)
+    assert seen.returncode == 0, seen.stderr
+    lines = seen.stdout.splitlines()
+    assert all(line.startswith(str(HUB_ENV)) for line in lines[:2]), lines[:2]
+    installed = lines[2:]
+    assert not [f for f in installed if f.endswith((".pth", ".ipynb")) or "samples" in f], installed
+    found = _as_user(NAMES["ada"], "grep", "-rlFf", str(patterns), str(HUB_PREFIX))
+    assert found.returncode == 1 and found.stdout == "", (found.stdout, found.stderr)
+    # ... and the same search does find the key where it is, so it can find a leak.
+    found = subprocess.run(["grep", "-rlFf", str(patterns), str(ROOT / "source")],
+                           capture_output=True, text=True)
+    assert "checkpoint_quiz.ipynb" in found.stdout
+
+
+# --- in the browser: what each role sees --------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "test-artifacts")) / "jupyterhub"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    if sync_playwright is None or not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must install Debian's chromium and the playwright package")
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium and the playwright package")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _log_in(browser, term: Term, who: str):
+    """Log in on the hub's own page, as a person would, and land in JupyterLab."""
+    account = term.accounts[who]
+    page = browser.new_page(viewport={"width": 1300, "height": 850})
+    page.goto(f"{term.hub.url}/hub/login")
+    page.fill("#username_input", account.name)
+    page.fill("#password_input", account.password)
+    page.click("#login_submit")
+    page.wait_for_url(f"**/user/{account.name}/lab**", timeout=120_000)
+    page.wait_for_selector(".lm-MenuBar-itemLabel:text-is('Nbgrader')", timeout=120_000)
+    return page
+
+
+def _nbgrader_menu(page) -> list[str]:
+    page.click(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
+    page.wait_for_selector(".lm-Menu-content")
+    items = page.locator(".lm-Menu-content .lm-Menu-itemLabel").all_inner_texts()
+    return [item for item in items if item]
+
+
+def test_in_the_browser_a_student_sees_the_assignment_and_no_formgrader(term, browser):
+    page = _log_in(browser, term, "cy")
+    try:
+        menu = _nbgrader_menu(page)
+        assert "Assignment List" in menu and "Formgrader" not in menu, menu
+        assert "Course List" not in menu, menu
+        page.click(".lm-Menu-itemLabel:text-is('Assignment List')")
+        released = page.locator("#released_assignments_list")
+        released.get_by_text(ASSIGNMENT).wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "student-assignment-list.png"))
+    finally:
+        page.close()
+
+
+def test_in_the_browser_the_instructor_grades_in_the_formgrader_in_its_own_tab(term, browser):
+    """JupyterHub forbids framing a user's server (CSP frame-ancestors 'none'): on one
+    origin, a student's page could otherwise frame the instructor's formgrader. So the
+    formgrader opens in a browser tab of its own, as nbgrader documents for JupyterHub."""
+    page = _log_in(browser, term, "teacher")
+    try:
+        menu = _nbgrader_menu(page)
+        assert "Formgrader" in menu, menu
+        page.keyboard.press("Escape")
+        answer = page.goto(f"{term.hub.url}/user/{NAMES['teacher']}/formgrader")
+        assert answer.ok
+        assert answer.headers.get("content-security-policy") == "frame-ancestors 'none'"
+        row = page.locator("tr", has_text=ASSIGNMENT).first
+        row.wait_for(timeout=60_000)
+        cells = [cell.strip() for cell in row.locator("td").all_inner_texts()]
+        assert "released" in cells and "2" in cells, cells   # status; ada's and bo's submissions
+        page.screenshot(path=str(ARTIFACTS / "instructor-formgrader.png"))
+    finally:
+        page.close()

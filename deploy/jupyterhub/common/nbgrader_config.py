@@ -1,6 +1,6 @@
 """What every user's nbgrader needs: the course and where the exchange is.
 
-The hub passes the exchange folder in DROPOUT_EXCHANGE (see ../jupyterhub_config.py).
+The hub passes the exchange folder in DROPOUT_EXCHANGE (see jupyterhub_config.py).
 """
 import os
 
