@@ -59,7 +59,6 @@ def fix(root: Path, course_id: str) -> list[str]:
     root.mkdir(parents=True, exist_ok=True)
     done = []
     for path, mode, message in problems(root, course_id):
-        path.mkdir(parents=True, exist_ok=True)
         path.chmod(mode)
         done.append(f"fixed: {message}")
     return done

@@ -25,8 +25,12 @@ if [ ! -f "$stamp" ]; then
     if [ "$EDITABLE" = 1 ]; then
         "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
     else
+        # setuptools builds in ./build and keeps what it finds there: a module deleted
+        # from the course would live on in the copy.
+        rm -rf build
         "$VENV/bin/python" -m pip install --quiet ".[$EXTRAS]"
         "$VENV/bin/python" -m pip install --quiet --no-deps --force-reinstall .
+        rm -rf build
     fi
     rm -f "$VENV"/.installed-*
     touch "$stamp"

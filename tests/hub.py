@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HUB_PREFIX = ROOT / ".hub"            # what scripts/install-hub.sh fills
 HUB_CONFIG = HUB_PREFIX / "jupyterhub_config.py"
 HUB_ENV = HUB_PREFIX / "venv"
-ROLES = HUB_PREFIX / "jupyter"
 PROXY = HUB_PREFIX / "node_modules/.bin/configurable-http-proxy"
 MARK = "dropout-course test account"
 
@@ -73,6 +72,16 @@ def make_account(name: str, homes: Path) -> Account:
     password = secrets.token_urlsafe(16)
     subprocess.run(["chpasswd"], input=f"{name}:{password}", text=True, check=True)
     return Account(name, password, home)
+
+
+def server_environment(name: str) -> dict[str, str]:
+    """The environment JupyterHub gave that user's running server (and so its terminals)."""
+    found = subprocess.run(["pgrep", "-u", name, "-f", "jupyterhub-singleuser"],
+                           capture_output=True, text=True).stdout.split()
+    if len(found) != 1:
+        raise RuntimeError(f"expected one server of {name}, found processes {found}")
+    raw = Path(f"/proc/{found[0]}/environ").read_bytes().decode()
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
 def free_port() -> int:

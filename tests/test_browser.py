@@ -18,28 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from chromium import launched, skip_or_fail_without_chromium
 from instructors.course import Course
 from instructors.grade_class import fully_graded
 from instructors.submissions import load_sample, reference_answers
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--disable-quic", "--no-first-run"]
 ASSIGNMENT = "dropout_from_scratch"
 SOURCE = ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "test-artifacts")) / "browser"
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-if sync_playwright is None or not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium and the playwright package (see .ci/run)")
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium and the playwright package",
-                allow_module_level=True)
+skip_or_fail_without_chromium(allow_module_level=True)
 
 
 def _free_port() -> int:
@@ -91,10 +80,8 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hub import HUB_ENV, HUB_PREFIX, ROLES, ROOT, Hub, HubUser, make_account, missing, remove_account
+from chromium import launched, skip_or_fail_without_chromium
+from hub import (HUB_ENV, HUB_PREFIX, ROOT, Hub, HubUser, make_account, missing, remove_account,
+                 server_environment)
 from instructors.submissions import answers_for, fill, load_sample, reference_answers
 
 pytestmark = pytest.mark.timeout(900)
@@ -112,24 +114,18 @@ def _check_exchange(exchange: Path, *flags: str) -> str:
 
 
 def _in_instructor_terminal(teacher, term: Term, *command: str) -> str:
-    """Run a command as the instructor would in a terminal of their JupyterLab.
-
-    Such a terminal has the environment the hub gave the server; this gives the
-    same (deploy/jupyterhub/jupyterhub_config.py: Spawner.environment, role_config).
-    """
-    env = {"HOME": str(teacher.home), "USER": teacher.name, "PATH": f"{HUB_ENV}/bin:/usr/bin:/bin",
-           "DROPOUT_EXCHANGE": str(term.exchange),
-           "JUPYTER_CONFIG_PATH": f"{ROLES / 'instructor'}:{ROLES / 'common'}"}
-    done = subprocess.run(["runuser", "-u", teacher.name, "--", "env", "-i",
-                           *(f"{k}={v}" for k, v in env.items()), *command],
+    """Run a command as the instructor would in a terminal of their JupyterLab:
+    as their account, in the course folder, with their server's environment."""
+    env = server_environment(teacher.name)   # its PATH has no /usr/sbin, where runuser is
+    done = subprocess.run([shutil.which("runuser"), "-u", teacher.name, "--", *command], env=env,
                           cwd=term.course, capture_output=True, text=True, timeout=600)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     return done.stdout
 
 
-def _play_the_term(term: Term, hub: Hub) -> None:
-    accounts, said = term.accounts, term.answers
+def _play_the_term(term: Term) -> None:
+    hub, accounts, said = term.hub, term.accounts, term.answers
     teacher = HubUser(hub, accounts["teacher"])
     teacher.start_server()
     for who in ("ada", "bo", "cy"):
@@ -226,7 +222,7 @@ def term():
         hub = Hub(base / "hub", NAMES["teacher"], roster, exchange)
         played = Term(base, exchange, course, hub, accounts)
         try:
-            _play_the_term(played, hub)
+            _play_the_term(played)
         except Exception as error:
             raise RuntimeError(f"the term broke off: {error}\n--- hub log ---\n{hub.tail(80)}") from error
         yield played
@@ -381,27 +377,15 @@ def test_the_installed_course_that_students_can_read_holds_no_solutions(term):
 
 # --- in the browser: what each role sees --------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "test-artifacts")) / "jupyterhub"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        sync_playwright = None
-    if sync_playwright is None or not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must install Debian's chromium and the playwright package")
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium and the playwright package")
+    skip_or_fail_without_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 def _log_in(browser, term: Term, who: str):
