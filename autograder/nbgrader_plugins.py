@@ -24,15 +24,21 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import time
+import uuid
 from pathlib import Path
+from queue import Empty
 
 import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Float, Integer, List, Unicode
+from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicode
+
+from . import forked_kernel
 
 FAULTS = "autograder"  # key in resources and in the notebook's metadata
 
@@ -71,7 +77,7 @@ class RestoreCellMetadata(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.api import Gradebook
 
         info = resources["nbgrader"]
         where = (info["notebook"], info["assignment"])
@@ -79,19 +85,18 @@ class RestoreCellMetadata(NbGraderPreprocessor):
         edited: list[str] = []
         flipped: list[str] = []
         with Gradebook(info["db_url"]) as gradebook:
-            def find(kind, grade_id):
-                try:
-                    return getattr(gradebook, f"find_{kind}_cell")(grade_id, *where)
-                except MissingEntry:
-                    return None
-
+            # The assignment's cells, read once: a query per cell costs 0.1 s a notebook.
+            notebook = gradebook.find_notebook(*where)
+            sources = {c.name: c for c in notebook.source_cells}
+            graded_cells = {c.name: c for c in notebook.grade_cells + notebook.task_cells}
+            solutions = {c.name for c in notebook.solution_cells}
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader")
                 if not meta:
                     cell.metadata.pop("nbgrader", None)  # DeduplicateIds leaves {} on a duplicate
                     continue
                 grade_id = meta.get("grade_id")
-                source = find("source", grade_id) if grade_id else None
+                source = sources.get(grade_id)
                 if source is None:
                     if meta.get("grade") or meta.get("solution") or meta.get("locked"):
                         faults.append(f"tampering: a cell claims to be nbgrader cell {grade_id!r}, "
@@ -99,8 +104,8 @@ class RestoreCellMetadata(NbGraderPreprocessor):
                                       f"ordinary cell")
                     del cell.metadata["nbgrader"]
                     continue
-                graded = find("graded", grade_id)
-                wanted = {"grade": graded is not None, "solution": find("solution", grade_id) is not None,
+                graded = graded_cells.get(grade_id)
+                wanted = {"grade": graded is not None, "solution": grade_id in solutions,
                           "locked": bool(source.locked)}
                 if graded is not None:
                     wanted["points"] = float(graded.max_score)
@@ -112,7 +117,7 @@ class RestoreCellMetadata(NbGraderPreprocessor):
                         meta.pop("points", None)
                 if source.locked and _released(source.source) != _released(cell.source):
                     edited.append(grade_id)
-            missing = self._add_missing(nb, gradebook.find_notebook(*where))
+            missing = self._add_missing(nb, notebook)
         if flipped:
             faults.append(f"tampering: the nbgrader metadata of {len(flipped)} cells was changed "
                           f"({_some(flipped)}); restored from the source")
@@ -153,8 +158,74 @@ class RestoreCellMetadata(NbGraderPreprocessor):
         return missing
 
 
+class ReadyKernelClient(AsyncKernelClient):
+    """jupyter_client's kernel client, ready as soon as the kernel is.
+
+    jupyter_client's ``wait_for_ready`` ends with 0.2 s of listening to a silent
+    IOPub channel, and loses another 0.2 s whenever IOPub connects after the
+    kernel's first status: up to 0.4 s per graded notebook. Here the handshake
+    ends when the kernel's ``idle`` for the ``kernel_info`` request arrives on
+    IOPub, the last message it sends for that request, which also proves IOPub
+    is connected. A message published before IOPub connects is lost, so the
+    request is sent again when IOPub says it has just connected (ipykernel's
+    ``iopub_welcome``) or where no ``idle`` comes within 50 ms.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            request = self.kernel_info()
+            try:
+                reply = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                reply = None
+            if reply and reply["msg_type"] == "kernel_info_reply" and await self._idle_after(request):
+                self._handle_kernel_info_reply(reply)
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+
+    async def _idle_after(self, request: str) -> bool:
+        while True:
+            try:
+                msg = await self.iopub_channel.get_msg(timeout=0.05)
+            except Empty:
+                return False
+            if msg["msg_type"] == "iopub_welcome":  # connected just now: ask again at once
+                return False
+            if (msg["parent_header"].get("msg_id") == request
+                    and msg["content"].get("execution_state") == "idle"):
+                return True
+
+
 class LimitedKernelManager(AsyncKernelManager):
-    """Starts the kernel through ``autograder/limits.py``, so its memory is bounded."""
+    """Starts the kernel under ``autograder/limits.py``, forked from the zygote where it can.
+
+    Forked (:mod:`autograder.forked_kernel`), a kernel begins with torch already
+    imported; either way it is a fresh process under the same limits.
+    """
+
+    client_class = DottedObjectName("autograder.nbgrader_plugins.ReadyKernelClient")
+    client_factory = Type(klass=ReadyKernelClient)
+
+    fork_kernels = Bool(True, help="Fork each kernel from the grader's zygote, which has "
+                                   "imported torch once (Linux). Off: a fresh interpreter "
+                                   "per kernel, seconds slower.").tag(config=True)
+
+    async def _async_pre_start_kernel(self, **kw):
+        if (self.provisioner is None and self.fork_kernels and forked_kernel.supported()
+                and not self.kernel_spec.metadata.get("kernel_provisioner")):
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = forked_kernel.ForkingProvisioner(
+                kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_wait(self, pollinterval: float = 0.01) -> None:
+        # jupyter_client looks every 0.1 s whether the kernel has exited; a shut-down
+        # kernel is gone within milliseconds, and each graded notebook waits for one.
+        await super()._async_wait(min(pollinterval, 0.01))
 
     def format_kernel_cmd(self, extra_arguments=None):
         command = super().format_kernel_cmd(extra_arguments)

@@ -10,8 +10,9 @@ or to Python inside the sandbox changes nothing the grader compares with.
 
 Processes:
 
-* the **zygote**, started once per grading process, imports torch, IPython
-  and this library and then waits; it never runs student code;
+* the **zygote** (:mod:`autograder.zygote`), started once per grading
+  process, imports torch, IPython and this library and then waits; it never
+  runs student code;
 * a **sandbox**, forked from the zygote per submission (milliseconds, no
   second ``import torch``), applies :mod:`autograder.limits`, runs the
   notebook's cells in an IPython shell with its output thrown away, then
@@ -25,12 +26,9 @@ import itertools
 import os
 import signal
 import socket
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 from . import wire
+from .zygote import Zygote
 
 # --- inside the sandbox -------------------------------------------------------------
 
@@ -179,8 +177,8 @@ class _Server:
                 return
 
 
-def _become_sandbox(sock: socket.socket) -> None:
-    """In the forked child: cut loose from the zygote, limit, silence, serve, exit."""
+def become_sandbox(sock: socket.socket) -> None:
+    """In a child forked by the zygote: cut loose from it, limit, silence, serve, exit."""
     from . import limits
 
     os.setsid()  # its own process group: the grader kills it with everything it started
@@ -195,40 +193,6 @@ def _become_sandbox(sock: socket.socket) -> None:
     except BaseException:  # noqa: BLE001 - nothing to report to: the grader sees the exit
         code = 1
     os._exit(code)
-
-
-def _zygote(control_fd: int) -> None:
-    """Import everything once, then fork a sandbox per request, never running student code."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    import matplotlib.pyplot  # noqa: F401 - preloaded for the notebooks' plots
-    import torch  # noqa: F401
-    from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
-
-    import autograder  # noqa: F401
-    from . import pipeline  # noqa: F401
-
-    control = socket.socket(fileno=control_fd)
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 4096, 1)
-        except OSError:
-            return
-        if not message:
-            return  # the grader is gone; its sandboxes die with us (PDEATHSIG)
-        request = message.decode().split()
-        if request[0] == "fork" and fds:
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                _become_sandbox(socket.socket(fileno=fds[0]))
-            os.close(fds[0])
-            control.sendall(f"{pid}\n".encode())
-        elif request[0] == "wait":
-            try:
-                _, status = os.waitpid(int(request[1]), 0)
-            except ChildProcessError:
-                status = -1
-            control.sendall(f"{status}\n".encode())
 
 
 # --- in the grader -----------------------------------------------------------------
@@ -252,52 +216,6 @@ def describe_exit(status: int) -> str:
     return f"the process running your code exited with status {os.WEXITSTATUS(status)}"
 
 
-class Zygote:
-    """The grader's handle on its zygote process; started on first use, one per process.
-
-    Thread-safe: nbgrader's formgrader may grade from more than one thread.
-    """
-
-    _instance: "Zygote | None" = None
-    _starting = threading.Lock()
-
-    def __init__(self):
-        parent, child = socket.socketpair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])))
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", f"from autograder.sandbox import _zygote; _zygote({child.fileno()})"],
-            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
-        child.close()
-        self.control = parent
-        self.reader = parent.makefile("r")
-        self.talking = threading.Lock()  # one request and its answer at a time
-
-    @classmethod
-    def shared(cls) -> "Zygote":
-        with cls._starting:
-            if cls._instance is None or cls._instance.process.poll() is not None:
-                cls._instance = cls()
-            return cls._instance
-
-    def fork(self, sock: socket.socket) -> int:
-        with self.talking:
-            socket.send_fds(self.control, [b"fork"], [sock.fileno()])
-            line = self.reader.readline()
-        if not line:
-            raise RuntimeError("the grader's zygote process died; see the worker's log")
-        return int(line)
-
-    def wait(self, pid: int) -> int:
-        with self.talking:
-            self.control.sendall(f"wait {pid}".encode())
-            return int(self.reader.readline() or -1)
-
-    def close(self) -> None:
-        self.control.close()
-        self.process.wait(timeout=10)
-
-
 class Sandbox:
     """One sandbox process holding one notebook's code; ``request`` talks to it."""
 
@@ -307,7 +225,7 @@ class Sandbox:
         self.zygote = Zygote.shared()
         self.device = torch.device(device)
         mine, theirs = socket.socketpair()
-        self.pid = self.zygote.fork(theirs)
+        self.pid = self.zygote.fork_sandbox(theirs)
         theirs.close()
         self.sock = mine
         self.exit_status: int | None = None

@@ -79,8 +79,9 @@ def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
     # Plots are for students at work; grading skips rendering them.
     os.environ["MPLBACKEND"] = "Agg"
     os.chdir(course_root)
-    # The sandbox zygote imports torch while this worker imports nbgrader.
-    from autograder.sandbox import Zygote
+    # The zygote (kernels and sandboxes fork from it) imports torch while this worker
+    # imports nbgrader.
+    from autograder.zygote import Zygote
 
     Zygote.shared()
     from nbgrader.apps import NbGraderAPI

@@ -1,0 +1,158 @@
+"""A process that imports torch once and forks a fresh process for each piece of student code.
+
+Every submission runs in two processes of its own: the kernel that nbgrader
+executes the notebook in, and the sandbox that verifies its checks
+(:mod:`autograder.sandbox`). Each would otherwise spend seconds importing torch,
+IPython and matplotlib before the first student line runs. The **zygote**,
+started once per grading process, pays those imports once and then only forks:
+a child begins with everything imported, in milliseconds, and is still a
+process of its own that no other submission has touched, because the zygote
+never runs student code.
+
+Requests are JSON lines on a Unix socket, with file descriptors attached (the
+sandbox's socket, the kernel's stdio); replies are JSON lines:
+
+* ``{"op": "sandbox"}`` + a socket: fork a sandbox on it; reply ``{"pid": N}``;
+* ``{"op": "kernel", ...}`` + stdin, stdout, stderr: fork an IPython kernel
+  (:mod:`autograder.forked_kernel`); reply ``{"pid": N}``;
+* ``{"op": "poll", "pid": N}``: ``{"status": S}`` once the child has ended (the
+  zygote reaps it, being its parent), ``{"status": null}`` while it runs;
+* ``{"op": "wait", "pid": N}``: like poll, but waits for the end.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+#: Largest request in bytes (a kernel's environment travels in it).
+MAX_REQUEST = 1 << 20
+
+
+def _receive(control: socket.socket) -> tuple[dict | None, list[int]]:
+    """One request and its descriptors, or ``(None, [])`` once the grader hangs up."""
+    data, fds, _, _ = socket.recv_fds(control, 65536, 3)
+    if not data:
+        return None, fds
+    while not data.endswith(b"\n"):
+        if len(data) > MAX_REQUEST:
+            raise ValueError("request too large")
+        more = control.recv(65536)
+        if not more:
+            return None, fds
+        data += more
+    return json.loads(data), fds
+
+
+def _reap(pid: int, block: bool) -> int | None:
+    """The child's wait status once it has ended (-1 if it is not ours), else None."""
+    try:
+        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return -1
+    return status if done else None
+
+
+def _serve(control_fd: int) -> None:
+    """The zygote's life: import everything once, then fork children on request."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot  # noqa: F401 - the notebooks plot
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+    from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
+    from ipykernel.kernelapp import IPKernelApp  # noqa: F401
+
+    import autograder  # noqa: F401
+    from . import forked_kernel, pipeline, sandbox  # noqa: F401
+
+    control = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            request, fds = _receive(control)
+        except (OSError, ValueError):
+            return
+        if request is None:
+            return  # the grader is gone; our children die with us (PDEATHSIG)
+        op = request.get("op")
+        if op in ("sandbox", "kernel"):
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                if op == "sandbox":
+                    sandbox.become_sandbox(socket.socket(fileno=fds[0]))
+                else:
+                    forked_kernel.become_kernel(request, fds)
+                os._exit(1)  # not reached: both end in os._exit
+            for fd in fds:
+                os.close(fd)
+            reply = {"pid": pid}
+        elif op in ("poll", "wait"):
+            reply = {"status": _reap(int(request["pid"]), block=op == "wait")}
+        else:
+            reply = {"error": f"unknown request {op!r}"}
+        control.sendall(json.dumps(reply).encode() + b"\n")
+
+
+class ZygoteGone(RuntimeError):
+    """The zygote process died; the next :meth:`Zygote.shared` starts another."""
+
+
+class Zygote:
+    """The grader's handle on its zygote; started on first use, one per process.
+
+    Thread-safe: nbgrader's formgrader may grade from more than one thread.
+    """
+
+    _instance: "Zygote | None" = None
+    _starting = threading.Lock()
+
+    def __init__(self):
+        parent, child = socket.socketpair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from autograder.zygote import _serve; _serve({child.fileno()})"],
+            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
+        child.close()
+        self.control = parent
+        self.reader = parent.makefile("rb")
+        self.talking = threading.Lock()  # one request and its answer at a time
+
+    @classmethod
+    def shared(cls) -> "Zygote":
+        with cls._starting:
+            if cls._instance is None or cls._instance.process.poll() is not None:
+                cls._instance = cls()
+            return cls._instance
+
+    def request(self, op: str, fds: tuple[int, ...] = (), **fields) -> dict:
+        message = json.dumps({"op": op, **fields}).encode() + b"\n"
+        with self.talking:
+            try:
+                socket.send_fds(self.control, [message], list(fds))
+                line = self.reader.readline()
+            except OSError:
+                line = b""
+        if not line:
+            raise ZygoteGone("the grader's zygote process died; see the grading log")
+        return json.loads(line)
+
+    def fork_sandbox(self, sock: socket.socket) -> int:
+        return self.request("sandbox", (sock.fileno(),))["pid"]
+
+    def fork_kernel(self, stdio: tuple[int, int, int], **launch) -> int:
+        return self.request("kernel", stdio, **launch)["pid"]
+
+    def poll(self, pid: int) -> int | None:
+        return self.request("poll", pid=pid)["status"]
+
+    def wait(self, pid: int) -> int:
+        return self.request("wait", pid=pid)["status"]
+
+    def close(self) -> None:
+        self.control.close()
+        self.process.wait(timeout=10)
