@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from autograder import limits
-from autograder.forked_kernel import ForkingProvisioner, kernel_arguments
+from autograder.forked_kernel import kernel_arguments
 from autograder.nbgrader_plugins import GuardedExecute, LimitedKernelManager
-from autograder.zygote import Zygote
+from autograder.zygote import Zygote, ZygoteGone
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels fork on Linux only")
 
@@ -36,6 +36,7 @@ async def _session(cells: list[str], fork: bool, env: dict | None):
                 ("stream", "display_data", "execute_result", "error") else None)
             results.append(outputs)
         results.append(await manager.is_alive())
+        manager.launched_as = type(manager.provisioner.process).__name__  # gone after shutdown
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
@@ -66,7 +67,7 @@ def test_each_kernel_is_a_fresh_process_that_no_earlier_notebook_touched():
             " 'tampered': hasattr(__import__('autograder'), 'TAMPERED'),"
             " 'planted': 'planted' in __import__('sys').modules, 'left': 'left' in globals()}")
     second = facts(look)
-    assert isinstance(first.provisioner, ForkingProvisioner)
+    assert first.launched_as == "ForkedKernel"
     assert second["pid"] != first.provisioner.pid
     assert second == {**second, "patched": "dropout", "tampered": False, "planted": False, "left": False}
 
@@ -128,10 +129,10 @@ def test_the_kernel_sees_its_own_environment_and_folder(tmp_path, monkeypatch):
 
 
 def test_an_endless_cell_is_interrupted_and_a_dead_kernel_is_seen_dead():
-    manager, (interrupted, alive) = asyncio.run(_interrupt_then_exit())
+    interrupted, alive, returncode = asyncio.run(_interrupt_then_exit())
     assert any(kind == "error" and c["ename"] == "KeyboardInterrupt" for kind, c in interrupted)
     assert alive is False
-    assert manager.provisioner.process is None or manager.provisioner.process.returncode == 3
+    assert returncode == 3
 
 
 async def _interrupt_then_exit():
@@ -152,7 +153,7 @@ async def _interrupt_then_exit():
             if not await manager.is_alive():
                 break
             await asyncio.sleep(0.05)
-        return manager, (outputs, await manager.is_alive())
+        return outputs, await manager.is_alive(), manager.provisioner.process.returncode
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
@@ -168,9 +169,9 @@ def test_a_shut_down_kernel_leaves_no_process_behind():
 
 
 def test_when_the_zygote_dies_its_kernels_die_and_the_next_kernel_gets_a_new_one():
-    manager, alive = asyncio.run(_kill_the_zygote_under_a_kernel())
+    alive, returncode = asyncio.run(_kill_the_zygote_under_a_kernel())
     assert alive is False
-    assert manager.provisioner.process is None or manager.provisioner.process.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert facts("1 + 1") == 2  # a new zygote
 
 
@@ -192,7 +193,7 @@ async def _kill_the_zygote_under_a_kernel():
             await asyncio.sleep(0.05)
         state = _state(manager.provisioner.pid)
         assert state in ("gone", "Z"), f"the kernel outlived its zygote (state {state})"
-        return manager, alive
+        return alive, manager.provisioner.process.returncode
     finally:
         await manager.shutdown_kernel(now=True)
 
@@ -203,6 +204,16 @@ def _state(pid: int) -> str:
             return stat.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return "gone"
+
+
+def test_without_a_zygote_the_kernel_starts_from_scratch_and_still_grades(monkeypatch):
+    def gone(*args, **kwargs):
+        raise ZygoteGone("the grader's zygote process died")
+
+    monkeypatch.setattr(Zygote, "fork_kernel", gone)
+    manager, (outputs, alive) = run("print(6 * 7)")
+    assert printed(outputs) == "42\n" and alive
+    assert manager.launched_as == "Popen"
 
 
 def test_only_this_interpreters_own_ipykernel_is_forked_with_its_arguments():
