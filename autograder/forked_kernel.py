@@ -39,9 +39,10 @@ def _reseed() -> None:
     import random
 
     random.seed()
-    for name, reseed in (("numpy", lambda m: m.random.seed()), ("torch", lambda m: m.default_generator.seed())):
-        if name in sys.modules:
-            reseed(sys.modules[name])
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+    if "torch" in sys.modules:
+        sys.modules["torch"].default_generator.seed()
 
 
 def _plots_as_in_a_fresh_kernel() -> None:
@@ -63,6 +64,9 @@ def become_kernel(request: dict, fds: list[int]) -> None:
     from . import limits
 
     os.setsid()  # its own process group, as jupyter_client starts kernels
+    # The kernel's environment first: the limits read it, as limits.py does for a started kernel.
+    os.environ.clear()
+    os.environ.update(request["env"])
     limits.apply(die_with_parent=True)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -72,8 +76,6 @@ def become_kernel(request: dict, fds: list[int]) -> None:
     code = 1
     try:
         os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update(request["env"])
         from importlib.util import find_spec
 
         sys.argv = [find_spec("ipykernel_launcher").origin, *request["args"]]

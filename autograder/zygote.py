@@ -81,12 +81,14 @@ def _serve(control_fd: int) -> None:
         if op in ("sandbox", "kernel"):
             pid = os.fork()
             if pid == 0:
-                control.close()
-                if op == "sandbox":
-                    sandbox.become_sandbox(socket.socket(fileno=fds[0]))
-                else:
-                    forked_kernel.become_kernel(request, fds)
-                os._exit(1)  # not reached: both end in os._exit
+                try:
+                    control.close()
+                    if op == "sandbox":
+                        sandbox.become_sandbox(socket.socket(fileno=fds[0]))
+                    else:
+                        forked_kernel.become_kernel(request, fds)
+                finally:
+                    os._exit(1)  # only after a failure: a child must never go on as a zygote
             for fd in fds:
                 os.close(fd)
             reply = {"pid": pid}
