@@ -24,6 +24,7 @@ import time
 
 from jupyter_client.provisioning import LocalProvisioner
 
+from . import limits
 from .zygote import Zygote, ZygoteGone
 
 # --- in the forked child ---------------------------------------------------------
@@ -61,8 +62,6 @@ def _plots_as_in_a_fresh_kernel() -> None:
 
 def become_kernel(request: dict, fds: list[int]) -> None:
     """In a child forked by the zygote: limit, take the kernel's stdio, serve, exit."""
-    from . import limits
-
     os.setsid()  # its own process group, as jupyter_client starts kernels
     # The kernel's environment first: the limits read it, as limits.py does for a started kernel.
     os.environ.clear()
@@ -117,15 +116,14 @@ def supported() -> bool:
 def kernel_arguments(cmd: list[str]) -> list[str] | None:
     """The kernel's arguments if ``cmd`` starts this interpreter's ipykernel, else None.
 
-    ``cmd`` may be wrapped in ``autograder/limits.py --``: the forked child applies
+    ``cmd`` may be wrapped by :func:`limits.wrapped`: the forked child applies
     the same limits itself. The arguments (``-f CONNECTION_FILE`` and options such
     as nbclient's ``--HistoryManager.hist_file=:memory:``) go to the kernel's own
     parser in the child, as they would from the command line. The interpreter must
     be this very one (not one it links to), or the kernel would run with another
     environment's packages, and take no options of its own.
     """
-    if len(cmd) > 3 and cmd[1].endswith("limits.py") and cmd[2] == "--":
-        cmd = cmd[3:]
+    cmd = limits.unwrapped(cmd)
     if (len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
             and os.path.abspath(cmd[0]) == os.path.abspath(sys.executable)):
         return cmd[3:]

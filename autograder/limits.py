@@ -62,6 +62,21 @@ def apply(die_with_parent: bool = True) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def wrapped(command: list[str]) -> list[str]:
+    """``command`` run under these limits: ``python autograder/limits.py -- COMMAND``.
+
+    The file itself, not ``-m autograder.limits``: that would import the package,
+    and with it torch, before the command (a kernel) imports torch again.
+    """
+    return [sys.executable, os.path.abspath(__file__), "--", *command]
+
+
+def unwrapped(command: list[str]) -> list[str]:
+    """The command inside :func:`wrapped`'s (``command`` itself if it is not wrapped)."""
+    wrapper = wrapped([])
+    return command[len(wrapper):] if command[:len(wrapper)] == wrapper else command
+
+
 def main(argv: list[str]) -> None:
     """``python autograder/limits.py -- CMD ARGS...``: apply the limits, then become CMD."""
     if "--" not in argv or argv.index("--") == len(argv) - 1:

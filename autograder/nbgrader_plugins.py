@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import time
 import uuid
-from pathlib import Path
 from queue import Empty
 
 import nbformat
@@ -38,7 +36,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicode
 
-from . import forked_kernel
+from . import forked_kernel, limits
 
 FAULTS = "autograder"  # key in resources and in the notebook's metadata
 
@@ -228,10 +226,7 @@ class LimitedKernelManager(AsyncKernelManager):
         await super()._async_wait(min(pollinterval, 0.01))
 
     def format_kernel_cmd(self, extra_arguments=None):
-        command = super().format_kernel_cmd(extra_arguments)
-        # The file itself, not `-m autograder.limits`: that would import the package, and
-        # with it torch, before the kernel imports torch again (2 s per submission).
-        return [sys.executable, str(Path(__file__).with_name("limits.py")), "--", *command]
+        return limits.wrapped(super().format_kernel_cmd(extra_arguments))
 
 
 class GuardedExecute(Execute):

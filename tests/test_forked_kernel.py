@@ -220,10 +220,9 @@ def test_without_a_zygote_the_kernel_starts_from_scratch_and_still_grades(monkey
 
 
 def test_only_this_interpreters_own_ipykernel_is_forked_with_its_arguments():
-    wrapper = [sys.executable, "/x/autograder/limits.py", "--"]
     ours = [sys.executable, "-m", "ipykernel_launcher", "-f", "/tmp/k.json"]
     assert kernel_arguments(ours) == ["-f", "/tmp/k.json"]
-    assert kernel_arguments(wrapper + ours + ["--HistoryManager.hist_file=:memory:"]) == [
+    assert kernel_arguments(limits.wrapped(ours + ["--HistoryManager.hist_file=:memory:"])) == [
         "-f", "/tmp/k.json", "--HistoryManager.hist_file=:memory:"]
     assert kernel_arguments(["/other/venv/bin/python", *ours[1:]]) is None  # another environment
     assert kernel_arguments([sys.executable, "-X", "dev", *ours[1:]]) is None  # interpreter options
