@@ -3,7 +3,7 @@
 ``nbgrader_config.py`` puts them into nbgrader's own autograde pipeline:
 
 * :class:`GuardedExecute` replaces nbgrader's ``Execute``: the kernel runs
-  under :mod:`autograder.limits`, a cell keeps at most ``output_limit``
+  jailed (:class:`StudentCodeJail`) and limited, a cell keeps at most ``output_limit``
   characters of output, and once the kernel dies or a cell runs out of time
   the remaining cells are marked as not run instead of waiting on a kernel
   that will not answer (the time a submission can take is bounded);
@@ -22,7 +22,10 @@ in the feedback next to the cell they concern.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from queue import Empty
@@ -35,10 +38,37 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicode
+from traitlets.config import Configurable
 
-from . import forked_kernel, limits
+from .untrusted import forked_kernel, jail, launch
 
 FAULTS = "autograder"  # key in resources and in the notebook's metadata
+
+
+class StudentCodeJail(Configurable):
+    """Whether student code runs jailed while it is graded (:mod:`autograder.untrusted.jail`).
+
+    On (the default), the graded kernel and the verification sandbox see only a
+    copy of their own submission folder, the system read-only, no network, no
+    other process and no secret; where this machine cannot jail, autograding
+    refuses to start and says why. Off, student code runs with the grader's rights.
+    """
+
+    enabled = Bool(True, help="Jail every process that runs student code during "
+                              "autograding. Turn off only where jails cannot work and "
+                              "you trust every submission: student code then runs with "
+                              "your account's rights.").tag(config=True)
+
+    def required(self) -> bool:
+        """Whether the jail is on; raises :class:`~autograder.untrusted.jail.JailUnavailable`
+        where it is on and this machine cannot jail."""
+        if self.enabled:
+            jail.require()
+        return self.enabled
+
+    def spec(self, workdir: str | None, writable=(), env=None) -> dict | None:
+        """The jail for code run in ``workdir``, or None where the jail is off."""
+        return jail.spec(workdir, writable, env) if self.required() else None
 
 
 def _faults(resources: dict) -> list[str]:
@@ -199,10 +229,14 @@ class ReadyKernelClient(AsyncKernelClient):
 
 
 class LimitedKernelManager(AsyncKernelManager):
-    """Starts the kernel under ``autograder/limits.py``, forked from the zygote where it can.
+    """Starts the kernel jailed and limited, forked from the zygote where it can.
 
-    Forked (:mod:`autograder.forked_kernel`), a kernel begins with torch already
-    imported; either way it is a fresh process under the same limits.
+    Forked (:mod:`autograder.untrusted.forked_kernel`), a kernel begins with torch
+    already imported; started, it begins as :mod:`autograder.untrusted.launch`.
+    Either way it is a fresh process in the same jail under the same limits. A
+    jailed kernel has no network: it talks to the grader through Unix sockets
+    (ZeroMQ's ``ipc``) in a folder of its own, which is all of this process's
+    files it can reach.
     """
 
     client_class = DottedObjectName("autograder.nbgrader_plugins.ReadyKernelClient")
@@ -212,7 +246,17 @@ class LimitedKernelManager(AsyncKernelManager):
                                    "imported torch once (Linux). Off: a fresh interpreter "
                                    "per kernel, seconds slower.").tag(config=True)
 
+    _jail_spec: dict | None = None
+    _kernel_dir: str | None = None
+
     async def _async_pre_start_kernel(self, **kw):
+        self._jail_spec = None
+        if StudentCodeJail(config=self.config).required():
+            self._kernel_dir = self._kernel_dir or tempfile.mkdtemp(prefix="dropout-kernel-")
+            self.transport = "ipc"
+            self.ip = os.path.join(self._kernel_dir, "k")
+            self.connection_file = os.path.join(self._kernel_dir, "kernel.json")
+            self._jail_spec = jail.spec(kw.get("cwd"), [self._kernel_dir], kw.get("env") or os.environ)
         if (self.provisioner is None and self.fork_kernels and forked_kernel.supported()
                 and not self.kernel_spec.metadata.get("kernel_provisioner")):
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
@@ -226,7 +270,18 @@ class LimitedKernelManager(AsyncKernelManager):
         await super()._async_wait(min(pollinterval, 0.01))
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return limits.wrapped(super().format_kernel_cmd(extra_arguments))
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if self._jail_spec and forked_kernel.kernel_arguments(cmd) is not None:
+            # The grader is outside the jail's PID namespace: ipykernel must not watch
+            # for its parent (the jail dies with it through PR_SET_PDEATHSIG).
+            cmd = [*cmd, "--IPKernelApp.parent_handle=1"]
+        return launch.wrapped(cmd, self._jail_spec)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._kernel_dir and not restart:
+            shutil.rmtree(self._kernel_dir, ignore_errors=True)
+            self._kernel_dir = None
 
 
 class GuardedExecute(Execute):
@@ -245,6 +300,7 @@ class GuardedExecute(Execute):
     start_attempts = 3
 
     def preprocess(self, nb, resources=None, km=None):
+        StudentCodeJail(parent=self).required()  # refuse here, before any kernel, if jails cannot work
         self._stopped = ""
         self._sizes: dict[int, int] = {}
         self._faults = _faults(resources)
@@ -256,7 +312,7 @@ class GuardedExecute(Execute):
             try:
                 return super().preprocess(nb, resources, km)
             except Exception as error:  # noqa: BLE001 - only failures before the first cell
-                if self._ran_a_cell:
+                if self._ran_a_cell or isinstance(error, jail.JailUnavailable):
                     raise
                 self.log.warning("the kernel did not start (attempt %d of %d): %s: %s", attempt,
                                  self.start_attempts, type(error).__name__, error)
@@ -375,7 +431,9 @@ class VerifyChecks(NbGraderPreprocessor):
             return nb, resources
         cells = [c.source for c in nb.cells[:end] if self._runs_in_sandbox(c)]
         requests = list(dict.fromkeys(r for rs in plan.values() for r in rs))
-        verification = verify_notebook(cells, requests, load_timeout=self.load_timeout)
+        folder = resources.get("metadata", {}).get("path") or None
+        verification = verify_notebook(cells, requests, load_timeout=self.load_timeout,
+                                       jail_spec=StudentCodeJail(parent=self).spec(folder))
         faults = _faults(resources)
         earlier = len(faults)  # logged by the steps that found them
         faults.extend(f"sandbox: {c}" for c in dict.fromkeys(verification.crashes))

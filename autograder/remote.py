@@ -2,7 +2,7 @@
 
 A :class:`RemoteFunctionSubject` or :class:`RemoteModuleSubject` behaves like
 the local subjects the checks already use, but each call travels to the
-sandbox (:mod:`autograder.sandbox`) and only tensors come back. Torch's
+sandbox (:mod:`autograder.untrusted.sandbox`) and only tensors come back. Torch's
 reference, the comparisons and the verdict all stay in this process, where
 no student code runs. :func:`verify_notebook` is the entry point: a
 notebook's cells in, one :class:`~autograder.report.CheckResult` per
@@ -21,7 +21,8 @@ from . import device as devices
 from .checks import CHECKS
 from .pipeline import judge_pipeline
 from .report import CheckResult
-from .sandbox import Sandbox, SandboxGone
+from .untrusted.jail import JailError
+from .untrusted.sandbox import Sandbox, SandboxGone
 from .runner import CheckTimeout, run_check
 from .subject import CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError
 
@@ -59,8 +60,10 @@ class RemoteImpl:
 class SandboxedCode:
     """One submission's code in a sandbox, restarted (a few times) if the code kills it."""
 
-    def __init__(self, cells: list[str], device: torch.device, load_timeout: float = 60.0):
+    def __init__(self, cells: list[str], device: torch.device, load_timeout: float = 60.0,
+                 jail_spec: dict | None = None):
         self.cells, self.device, self.load_timeout = cells, device, load_timeout
+        self.jail_spec = jail_spec
         self.restarts = 0
         self.crashes: list[str] = []
         self.load_error = ""
@@ -77,7 +80,11 @@ class SandboxedCode:
             raise CheckFailed(f"skipped: your code ended the process running it "
                               f"{self.restarts} times ({self.crashes[-1]})")
         try:
-            self.box = Sandbox(self.cells, self.device, self.load_timeout)
+            self.box = Sandbox(self.cells, self.device, self.load_timeout, self.jail_spec)
+        except JailError as error:  # e.g. a notebook folder too large to copy into the jail
+            self.crashes.append(str(error))
+            self.load_error = f"your notebook's code could not be loaded: {error}"
+            raise CheckFailed(self.load_error) from None
         except SandboxGone as gone:
             self.crashed(gone)
             self.load_error = f"your notebook's code could not be loaded: {gone}"
@@ -269,15 +276,16 @@ def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> Ch
 
 
 def verify_notebook(cells: list[str], requests: list[Request], device=None,
-                    load_timeout: float = 60.0) -> Verification:
+                    load_timeout: float = 60.0, jail_spec: dict | None = None) -> Verification:
     """Run ``cells`` in a sandbox and answer every request from this process.
 
     Never raises for anything the student's code does; a crash, a hang or a
-    missing name becomes a failed result with the reason as its message.
+    missing name becomes a failed result with the reason as its message. With
+    ``jail_spec`` (:func:`autograder.untrusted.jail.spec`) the sandbox is jailed.
     """
     start = time.perf_counter()
     device = torch.device(device) if device is not None else devices.grading_device()
-    code = SandboxedCode(cells, device, load_timeout)
+    code = SandboxedCode(cells, device, load_timeout, jail_spec)
     outcome = Verification()
     impls: dict[str, RemoteImpl] = {}
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autograder.nbgrader_plugins import LimitedKernelManager  # noqa: E402
-from autograder.zygote import Zygote  # noqa: E402
+from autograder.untrusted.zygote import Zygote  # noqa: E402
 
 IMPORTS = "import torch, matplotlib.pyplot"
 

@@ -81,7 +81,7 @@ def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
     os.chdir(course_root)
     # The zygote (kernels and sandboxes fork from it) imports torch while this worker
     # imports nbgrader.
-    from autograder.zygote import Zygote
+    from autograder.untrusted.zygote import Zygote
 
     Zygote.shared()
     from nbgrader.apps import NbGraderAPI

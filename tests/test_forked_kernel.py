@@ -7,23 +7,24 @@ import os
 import resource
 import signal
 import sys
+import tempfile
 import time
 
 import nbformat
 import pytest
 import torch
 
-from autograder import limits
-from autograder.forked_kernel import kernel_arguments
+from autograder.untrusted import launch, limits
+from autograder.untrusted.forked_kernel import kernel_arguments
 from autograder.nbgrader_plugins import GuardedExecute, LimitedKernelManager
-from autograder.zygote import Zygote, ZygoteGone
+from autograder.untrusted.zygote import Zygote, ZygoteGone
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels fork on Linux only")
 
 
-async def _session(cells: list[str], fork: bool, env: dict | None):
+async def _session(cells: list[str], fork: bool, env: dict | None, cwd: str | None):
     manager = LimitedKernelManager(kernel_name="python3", fork_kernels=fork)
-    await manager.start_kernel(cwd=os.getcwd(), env=env or dict(os.environ))
+    await manager.start_kernel(cwd=cwd or tempfile.mkdtemp(), env=env or dict(os.environ))
     client = manager.client()
     client.start_channels()
     results = []
@@ -37,15 +38,19 @@ async def _session(cells: list[str], fork: bool, env: dict | None):
             results.append(outputs)
         results.append(await manager.is_alive())
         manager.launched_as = type(manager.provisioner.process).__name__  # gone after shutdown
+        manager.launched_by = _parent(manager.provisioner.pid)
     finally:
         client.stop_channels()
         await manager.shutdown_kernel(now=True)
     return manager, results
 
 
-def run(*cells: str, fork: bool = True, env: dict | None = None):
-    """Start a graded kernel, run ``cells``, shut it down: (manager, [outputs per cell..., alive])."""
-    return asyncio.run(_session(list(cells), fork, env))
+def run(*cells: str, fork: bool = True, env: dict | None = None, cwd: str | None = None):
+    """Start a graded kernel, run ``cells``, shut it down: (manager, [outputs per cell..., alive]).
+
+    The kernel runs in ``cwd`` (a new empty folder if None), which its jail copies.
+    """
+    return asyncio.run(_session(list(cells), fork, env, cwd))
 
 
 def printed(outputs) -> str:
@@ -74,8 +79,8 @@ def test_each_kernel_is_a_fresh_process_that_no_earlier_notebook_touched():
 
 def test_the_kernel_is_forked_from_the_zygote_which_runs_no_threads_to_fork_badly():
     zygote = Zygote.shared()
-    parent = facts("__import__('os').getppid()")
-    assert parent == zygote.process.pid
+    manager, _ = run("x = 1")
+    assert manager.launched_by == zygote.process.pid  # the jail's keeper, the kernel's parent
     assert len(os.listdir(f"/proc/{zygote.process.pid}/task")) == 1
 
 
@@ -123,12 +128,12 @@ def test_plots_reach_the_notebook_exactly_as_in_a_started_kernel(backend):
     assert bool(started) == (backend is None)  # the inline backend shows it; Agg does not
 
 
-def test_the_kernel_sees_its_own_environment_and_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    env = {**os.environ, "DROPOUT_TEST_MARK": "forked"}
-    seen = facts("[__import__('os').environ.get('DROPOUT_TEST_MARK'), __import__('os').getcwd(), "
-                 "__import__('sys').argv[0].endswith('ipykernel_launcher.py')]", env=env)
-    assert seen == ["forked", str(tmp_path), True]
+def test_the_kernel_sees_its_own_environment_and_folder(tmp_path):
+    env = {**os.environ, "DROPOUT_GRADER_TEST_MARK": "forked", "HUB_TOKEN": "secret"}
+    seen = facts("[__import__('os').environ.get('DROPOUT_GRADER_TEST_MARK'), __import__('os').getcwd(), "
+                 "__import__('sys').argv[0].endswith('ipykernel_launcher.py'), "
+                 "'HUB_TOKEN' in __import__('os').environ]", env=env, cwd=str(tmp_path))
+    assert seen == ["forked", str(tmp_path), True, False]  # the jail keeps only what it allows
 
 
 def test_an_endless_cell_is_interrupted_and_a_dead_kernel_is_seen_dead():
@@ -201,6 +206,11 @@ async def _kill_the_zygote_under_a_kernel():
         await manager.shutdown_kernel(now=True)
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 def _state(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -222,7 +232,7 @@ def test_without_a_zygote_the_kernel_starts_from_scratch_and_still_grades(monkey
 def test_only_this_interpreters_own_ipykernel_is_forked_with_its_arguments():
     ours = [sys.executable, "-m", "ipykernel_launcher", "-f", "/tmp/k.json"]
     assert kernel_arguments(ours) == ["-f", "/tmp/k.json"]
-    assert kernel_arguments(limits.wrapped(ours + ["--HistoryManager.hist_file=:memory:"])) == [
+    assert kernel_arguments(launch.wrapped(ours + ["--HistoryManager.hist_file=:memory:"], {"env": {}})) == [
         "-f", "/tmp/k.json", "--HistoryManager.hist_file=:memory:"]
     assert kernel_arguments(["/other/venv/bin/python", *ours[1:]]) is None  # another environment
     assert kernel_arguments([sys.executable, "-X", "dev", *ours[1:]]) is None  # interpreter options
@@ -233,10 +243,10 @@ def test_only_this_interpreters_own_ipykernel_is_forked_with_its_arguments():
 
 def test_nbgraders_execute_step_grades_in_a_forked_kernel():
     """nbclient adds kernel options (an in-memory history); the kernel is forked all the same."""
-    cell = nbformat.v4.new_code_cell("import os, sys; print(os.getppid(), 'torch' in sys.modules)")
+    cell = nbformat.v4.new_code_cell("import os, sys; print(os.getpid(), 'torch' in sys.modules)")
     nb = nbformat.v4.new_notebook(cells=[cell], metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})
     GuardedExecute(timeout=60).preprocess(nb, {"nbgrader": {}})
-    parent, torch_loaded = nb.cells[0].outputs[0].text.split()
-    assert int(parent) == Zygote.shared().process.pid
+    pid, torch_loaded = nb.cells[0].outputs[0].text.split()
+    assert pid == "1"  # the first process of its jail
     assert torch_loaded == "True"  # before any cell imported it: the kernel began with it

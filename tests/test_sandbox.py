@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import CHECKS, wire
+from autograder import CHECKS
+from autograder.untrusted import wire
 from autograder.remote import Request, verify_notebook
 from instructors.submissions import SAMPLES, answers_for, load_sample, reference_answers
 
@@ -166,12 +167,14 @@ def test_the_kernel_wrapper_applies_the_limits_and_imports_nothing_heavy(monkeyp
     import subprocess
     import sys
 
+    from autograder.untrusted import jail, launch
+
     monkeypatch.setenv("DROPOUT_GRADER_MEMORY_LIMIT", str(3 * 2**30))
-    limits = Path(__file__).resolve().parents[1] / "autograder" / "limits.py"
-    probe = "import resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
-    run = subprocess.run([sys.executable, "-X", "importtime", str(limits), "--", sys.executable, "-c", probe],
-                         capture_output=True, text=True, check=True)
-    assert run.stdout.split() == [str(3 * 2**30), str(64 * 2**20)]
+    probe = ("import os, resource; print(resource.getrlimit(resource.RLIMIT_AS)[0], "
+             "resource.getrlimit(resource.RLIMIT_FSIZE)[0], os.getpid())")
+    command = launch.wrapped([sys.executable, "-c", probe], jail.spec())
+    run = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == [str(3 * 2**30), str(64 * 2**20), "1"]  # limited, and jailed
     imported = {line.split("|")[-1].strip() for line in run.stderr.splitlines() if "|" in line}
     assert "torch" not in imported and "autograder" not in imported
 

@@ -5,10 +5,10 @@ is full or dump a core. Each process that runs student code (the graded
 kernel, the sandbox) applies these limits to itself before any student
 code runs; a limit hit is that process's failure, never the grader's.
 
-Used two ways: :func:`apply` in a forked sandbox, and as a wrapper around
-the kernel's command line (``python autograder/limits.py -- CMD ...``),
-which nbgrader's kernel manager in :mod:`autograder.nbgrader_plugins` adds.
-It imports nothing but the standard library, so wrapping costs milliseconds.
+:func:`apply` runs in each such process after it has entered the jail
+(:mod:`.jail`): in a forked kernel or sandbox, or in the launcher
+(:mod:`.launch`) before it becomes a started kernel. It imports nothing but
+the standard library, so launching costs milliseconds.
 """
 from __future__ import annotations
 
@@ -60,31 +60,3 @@ def apply(die_with_parent: bool = True) -> None:
     if die_with_parent and sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def wrapped(command: list[str]) -> list[str]:
-    """``command`` run under these limits: ``python autograder/limits.py -- COMMAND``.
-
-    The file itself, not ``-m autograder.limits``: that would import the package,
-    and with it torch, before the command (a kernel) imports torch again.
-    """
-    return [sys.executable, os.path.abspath(__file__), "--", *command]
-
-
-def unwrapped(command: list[str]) -> list[str]:
-    """The command inside :func:`wrapped`'s (``command`` itself if it is not wrapped)."""
-    wrapper = wrapped([])
-    return command[len(wrapper):] if command[:len(wrapper)] == wrapper else command
-
-
-def main(argv: list[str]) -> None:
-    """``python autograder/limits.py -- CMD ARGS...``: apply the limits, then become CMD."""
-    if "--" not in argv or argv.index("--") == len(argv) - 1:
-        sys.exit("usage: python autograder/limits.py -- COMMAND [ARGS...]")
-    command = argv[argv.index("--") + 1:]
-    apply(die_with_parent=True)
-    os.execvp(command[0], command)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

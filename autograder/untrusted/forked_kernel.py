@@ -1,11 +1,12 @@
 """Graded kernels forked from the zygote instead of started from scratch.
 
 A fresh kernel spends one to two seconds importing torch and matplotlib before
-the first cell of a notebook runs; a kernel forked from :mod:`autograder.zygote`,
+the first cell of a notebook runs; a kernel forked from :mod:`.zygote`,
 which has imported them once, starts in a fraction of that
 (``benchmarks/kernel_start.py``). It is still a process of its own for each
-submission, made from a zygote that never ran student code, under the same
-limits (:mod:`autograder.limits`) as a kernel started from scratch.
+submission, made from a zygote that never ran student code, in the same jail
+(:mod:`.jail`) and under the same limits (:mod:`.limits`) as a kernel started
+from scratch.
 
 jupyter_client manages a kernel through a *provisioner*; :class:`ForkingProvisioner`
 is its local one with a single change: where the command is this interpreter's
@@ -24,7 +25,7 @@ import time
 
 from jupyter_client.provisioning import LocalProvisioner
 
-from . import limits
+from . import jail, launch, limits
 from .zygote import Zygote, ZygoteGone
 
 # --- in the forked child ---------------------------------------------------------
@@ -60,12 +61,15 @@ def _plots_as_in_a_fresh_kernel() -> None:
         matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
 
 
-def become_kernel(request: dict, fds: list[int]) -> None:
-    """In a child forked by the zygote: limit, take the kernel's stdio, serve, exit."""
+def become_kernel(request: dict, fds: list[int], ready: int | None = None) -> None:
+    """In a child forked by the zygote: jail, limit, take the kernel's stdio, serve, exit."""
     os.setsid()  # its own process group, as jupyter_client starts kernels
-    # The kernel's environment first: the limits read it, as limits.py does for a started kernel.
-    os.environ.clear()
-    os.environ.update(request["env"])
+    if request.get("jail"):
+        jail.enter(request["jail"], keep_fds=fds, ready=ready)  # the jail's environment too
+    else:
+        # The kernel's environment first: the limits read it, as for a started kernel.
+        os.environ.clear()
+        os.environ.update(request["env"])
     limits.apply(die_with_parent=True)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -85,7 +89,9 @@ def become_kernel(request: dict, fds: list[int]) -> None:
 
         app = IPKernelApp.instance()
         # Read from the environment when the zygote imported ipykernel; this kernel's is later.
-        app.parent_handle = int(os.environ.get("JPY_PARENT_PID") or 0)
+        # In a jail the grader is outside its PID namespace (and JPY_PARENT_PID is not
+        # passed): 1 tells ipykernel not to watch for it. The jail dies with it anyway.
+        app.parent_handle = 1 if request.get("jail") else int(os.environ.get("JPY_PARENT_PID") or 0)
         app.initialize()
         _plots_as_in_a_fresh_kernel()
         app.start()
@@ -116,14 +122,14 @@ def supported() -> bool:
 def kernel_arguments(cmd: list[str]) -> list[str] | None:
     """The kernel's arguments if ``cmd`` starts this interpreter's ipykernel, else None.
 
-    ``cmd`` may be wrapped by :func:`limits.wrapped`: the forked child applies
-    the same limits itself. The arguments (``-f CONNECTION_FILE`` and options such
+    ``cmd`` may be wrapped by :func:`.launch.wrapped`: the forked child enters
+    the same jail and applies the same limits itself. The arguments (``-f CONNECTION_FILE`` and options such
     as nbclient's ``--HistoryManager.hist_file=:memory:``) go to the kernel's own
     parser in the child, as they would from the command line. The interpreter must
     be this very one (not one it links to), or the kernel would run with another
     environment's packages, and take no options of its own.
     """
-    cmd = limits.unwrapped(cmd)
+    cmd = launch.unwrapped(cmd)
     if (len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]
             and os.path.abspath(cmd[0]) == os.path.abspath(sys.executable)):
         return cmd[3:]
@@ -197,10 +203,12 @@ class ForkingProvisioner(LocalProvisioner):
                      _fd(kwargs.get("stderr"), 2, opened))
             if None in stdio:
                 return await super().launch_kernel(cmd, **kwargs)
-            env = dict(kwargs.get("env") or os.environ, JPY_PARENT_PID=str(os.getpid()))
+            spec = launch.jail_of(cmd)
+            # A jail brings its own environment, already cut: the zygote never sees this one.
+            env = {} if spec else dict(kwargs.get("env") or os.environ, JPY_PARENT_PID=str(os.getpid()))
             cwd = str(kwargs.get("cwd") or os.getcwd())
             zygote = Zygote.shared()
-            pid = zygote.fork_kernel(stdio, cwd=cwd, env=env, args=args)
+            pid = zygote.fork_kernel(stdio, spec, cwd=cwd, env=env, args=args)
         except ZygoteGone as gone:  # slower, but the submission is still graded
             self.log.warning("%s; starting the kernel from scratch", gone)
             return await super().launch_kernel(cmd, **kwargs)

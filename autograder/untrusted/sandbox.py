@@ -10,15 +10,16 @@ or to Python inside the sandbox changes nothing the grader compares with.
 
 Processes:
 
-* the **zygote** (:mod:`autograder.zygote`), started once per grading
+* the **zygote** (:mod:`.zygote`), started once per grading
   process, imports torch, IPython and this library and then waits; it never
   runs student code;
 * a **sandbox**, forked from the zygote per submission (milliseconds, no
-  second ``import torch``), applies :mod:`autograder.limits`, runs the
+  second ``import torch``), enters the jail (:mod:`.jail`) in a private copy
+  of the notebook's folder, applies :mod:`.limits`, runs the
   notebook's cells in an IPython shell with its output thrown away, then
   answers requests on a socket of its own until the grader hangs up.
 
-Messages use :mod:`autograder.wire` (JSON and raw tensor bytes, never pickle).
+Messages use :mod:`.wire` (JSON and raw tensor bytes, never pickle).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from .zygote import Zygote
 
 def _error_reply(error: BaseException) -> dict:
     """Describe an exception for the grader: the student's, or one of a check's verdicts."""
-    from .subject import CheckFailed, StudentError
+    from ..subject import CheckFailed, StudentError
 
     if isinstance(error, CheckFailed):
         return {"error": {"kind": "check", "message": str(error)}}
@@ -54,7 +55,7 @@ class _Server:
     def __init__(self, sock: socket.socket, device: str):
         import torch
 
-        from .subject import FunctionSubject, ModuleSubject
+        from ..subject import FunctionSubject, ModuleSubject
 
         self.sock, self.torch, self.device = sock, torch, torch.device(device)
         self.kinds = {"function": FunctionSubject, "module": ModuleSubject}
@@ -136,7 +137,7 @@ class _Server:
         leaf, x = self._input(x, requires_grad)
         out = self.subjects[subject].run(lambda: instance(x), call)
         if not isinstance(out, self.torch.Tensor):
-            from .subject import CheckFailed
+            from ..subject import CheckFailed
             raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor")
         return self._tensor_reply(out, x, leaf)
 
@@ -144,7 +145,7 @@ class _Server:
         return {"info": self.subjects[subject].describe(p, inplace)}
 
     def op_pipeline(self, model: str, layer: str, x) -> dict:
-        from .pipeline import describe_pipeline
+        from ..pipeline import describe_pipeline
 
         ns = self.shell.user_ns if self.shell else {}
         if model not in ns or layer not in ns:
@@ -177,11 +178,13 @@ class _Server:
                 return
 
 
-def become_sandbox(sock: socket.socket) -> None:
-    """In a child forked by the zygote: cut loose from it, limit, silence, serve, exit."""
-    from . import limits
+def become_sandbox(sock: socket.socket, jail_spec: dict | None = None, ready: int | None = None) -> None:
+    """In a child forked by the zygote: cut loose from it, jail, limit, silence, serve, exit."""
+    from . import jail, limits
 
     os.setsid()  # its own process group: the grader kills it with everything it started
+    if jail_spec:
+        jail.enter(jail_spec, keep_fds=[sock.fileno()], ready=ready)
     limits.apply(die_with_parent=True)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -219,14 +222,16 @@ def describe_exit(status: int) -> str:
 class Sandbox:
     """One sandbox process holding one notebook's code; ``request`` talks to it."""
 
-    def __init__(self, cells: list[str], device, load_timeout: float):
+    def __init__(self, cells: list[str], device, load_timeout: float, jail_spec: dict | None = None):
         import torch
 
         self.zygote = Zygote.shared()
         self.device = torch.device(device)
         mine, theirs = socket.socketpair()
-        self.pid = self.zygote.fork_sandbox(theirs)
-        theirs.close()
+        try:
+            self.pid = self.zygote.fork_sandbox(theirs, jail_spec)
+        finally:
+            theirs.close()
         self.sock = mine
         self.exit_status: int | None = None
         wire.send(self.sock, {"device": str(self.device)})

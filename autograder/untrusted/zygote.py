@@ -12,22 +12,31 @@ never runs student code.
 Requests are JSON lines on a Unix socket, with file descriptors attached (the
 sandbox's socket, the kernel's stdio); replies are JSON lines:
 
-* ``{"op": "sandbox"}`` + a socket: fork a sandbox on it; reply ``{"pid": N}``;
-* ``{"op": "kernel", ...}`` + stdin, stdout, stderr: fork an IPython kernel
-  (:mod:`autograder.forked_kernel`); reply ``{"pid": N}``;
+* ``{"op": "sandbox", "jail": J}`` + a socket: fork a sandbox on it; reply ``{"pid": N}``;
+* ``{"op": "kernel", "jail": J, ...}`` + stdin, stdout, stderr: fork an IPython kernel
+  (:mod:`.forked_kernel`); reply ``{"pid": N}``;
 * ``{"op": "poll", "pid": N}``: ``{"status": S}`` once the child has ended (the
   zygote reaps it, being its parent), ``{"status": null}`` while it runs;
 * ``{"op": "wait", "pid": N}``: like poll, but waits for the end.
+
+With a jail ``J`` (:func:`.jail.spec`), the child enters it before anything
+else and the reply comes once the jail stands, or says ``{"error": why}``;
+``N`` is then the jail's keeper, whose end is the jail's end. The zygote itself
+is started with an environment already cut to what a jail allows, so nothing
+secret of the grader's is in the memory its children inherit.
 """
 from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+from . import jail
 
 #: Largest request in bytes (a kernel's environment travels in it).
 MAX_REQUEST = 1 << 20
@@ -57,6 +66,51 @@ def _reap(pid: int, block: bool) -> int | None:
     return status if done else None
 
 
+def _wait_ready(ready: int, timeout: float = 60.0) -> str:
+    """What a jailing child says on its ready pipe: ``ok``, or why it failed."""
+    said = b""
+    while not said.endswith(b"\n") and select.select([ready], [], [], timeout)[0]:
+        chunk = os.read(ready, 4096)
+        if not chunk:
+            break
+        said += chunk
+    os.close(ready)
+    return said.decode(errors="replace").strip() or "the jail's process ended before it was ready"
+
+
+def _fork_child(op: str, request: dict, fds: list[int], control: socket.socket) -> dict:
+    from . import forked_kernel, sandbox
+
+    spec = request.get("jail")
+    ready_r, ready_w = os.pipe() if spec else (-1, -1)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()
+            if spec:
+                os.close(ready_r)
+            if op == "sandbox":
+                sandbox.become_sandbox(socket.socket(fileno=fds[0]), spec, ready_w if spec else None)
+            else:
+                forked_kernel.become_kernel(request, fds, ready_w if spec else None)
+        finally:
+            os._exit(1)  # only after a failure: a child must never go on as a zygote
+    for fd in fds:
+        os.close(fd)
+    if not spec:
+        return {"pid": pid}
+    os.close(ready_w)
+    said = _wait_ready(ready_r)
+    if said == "ok":
+        return {"pid": pid}
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    _reap(pid, block=True)
+    return {"error": said}
+
+
 def _serve(control_fd: int) -> None:
     """The zygote's life: import everything once, then fork children on request."""
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -67,7 +121,8 @@ def _serve(control_fd: int) -> None:
     from ipykernel.kernelapp import IPKernelApp  # noqa: F401
 
     import autograder  # noqa: F401
-    from . import forked_kernel, pipeline, sandbox  # noqa: F401
+    from .. import pipeline  # noqa: F401
+    from . import forked_kernel, sandbox  # noqa: F401, F811
 
     control = socket.socket(fileno=control_fd)
     while True:
@@ -79,19 +134,7 @@ def _serve(control_fd: int) -> None:
             return  # the grader is gone; our children die with us (PDEATHSIG)
         op = request.get("op")
         if op in ("sandbox", "kernel"):
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    control.close()
-                    if op == "sandbox":
-                        sandbox.become_sandbox(socket.socket(fileno=fds[0]))
-                    else:
-                        forked_kernel.become_kernel(request, fds)
-                finally:
-                    os._exit(1)  # only after a failure: a child must never go on as a zygote
-            for fd in fds:
-                os.close(fd)
-            reply = {"pid": pid}
+            reply = _fork_child(op, request, fds, control)
         elif op in ("poll", "wait"):
             reply = {"status": _reap(int(request["pid"]), block=op == "wait")}
         else:
@@ -114,10 +157,10 @@ class Zygote:
 
     def __init__(self):
         parent, child = socket.socketpair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            filter(None, [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")])))
+        env = dict(jail.allowed(os.environ), HOME=os.environ.get("HOME", "/"), PYTHONPATH=os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")])))
         self.process = subprocess.Popen(
-            [sys.executable, "-c", f"from autograder.zygote import _serve; _serve({child.fileno()})"],
+            [sys.executable, "-c", f"from autograder.untrusted.zygote import _serve; _serve({child.fileno()})"],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
         child.close()
         self.control = parent
@@ -143,11 +186,18 @@ class Zygote:
             raise ZygoteGone("the grader's zygote process died; see the grading log")
         return json.loads(line)
 
-    def fork_sandbox(self, sock: socket.socket) -> int:
-        return self.request("sandbox", (sock.fileno(),))["pid"]
+    def _forked(self, reply: dict) -> int:
+        if "error" in reply:
+            raise jail.JailError(reply["error"])
+        return reply["pid"]
 
-    def fork_kernel(self, stdio: tuple[int, int, int], **launch) -> int:
-        return self.request("kernel", stdio, **launch)["pid"]
+    def fork_sandbox(self, sock: socket.socket, jail_spec: dict | None = None) -> int:
+        """A sandbox on ``sock``, jailed as ``jail_spec`` says (None: not jailed)."""
+        return self._forked(self.request("sandbox", (sock.fileno(),), jail=jail_spec))
+
+    def fork_kernel(self, stdio: tuple[int, int, int], jail_spec: dict | None = None, **launch) -> int:
+        """A kernel on these stdio descriptors, jailed as ``jail_spec`` says (None: not jailed)."""
+        return self._forked(self.request("kernel", stdio, jail=jail_spec, **launch))
 
     def poll(self, pid: int) -> int | None:
         return self.request("poll", pid=pid)["status"]

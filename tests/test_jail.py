@@ -1,0 +1,117 @@
+"""The jail, judged by consequences: a class of attackers graded for real leaves the machine as it was.
+
+tests/jail_attacks.py builds the class (each attack from the kernel and from
+the sandbox, and one honest student), grades it with `grade_class` and a
+subset with `nbgrader autograde`, and lists every harm it finds. With the jail
+every list is empty; the mutation check grades the same class with the jail
+switched off and every list fills, so these tests can fail.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import jail_attacks
+from autograder.untrusted import jail, launch
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the jail needs Linux")
+
+
+@pytest.fixture(scope="module")
+def jailed(tmp_path_factory):
+    run = jail_attacks.build(tmp_path_factory.mktemp("jailed"), jailed=True)
+    try:
+        return jail_attacks.grade(run)
+    finally:
+        jail_attacks.clean_up(run)
+
+
+@pytest.fixture(scope="module")
+def unjailed(tmp_path_factory):
+    run = jail_attacks.build(tmp_path_factory.mktemp("unjailed"), jailed=False)
+    try:
+        return jail_attacks.grade(run)
+    finally:
+        jail_attacks.clean_up(run)
+
+
+@pytest.mark.parametrize("kind", jail_attacks.KINDS)
+def test_a_class_of_attackers_leaves_no_trace(jailed, kind):
+    assert jailed.consequences[kind] == []
+
+
+def test_the_attacks_really_ran_in_the_jail(jailed):
+    """Each attack reported from inside, so an empty list above is not an attack that never ran."""
+    for student in jailed.attackers:
+        text = (jailed.course.root / "autograded" / student / jail_attacks.NAME /
+                f"{jail_attacks.NAME}.ipynb").read_text()
+        if student.endswith("-kernel"):
+            assert any(word in text for word in ("leaked:", "no connection", "out of reach", "blocked",
+                                                 "started", "disk full", "killed [")), student
+
+
+@pytest.mark.parametrize("kind", jail_attacks.KINDS)
+def test_without_the_jail_the_same_checks_find_harm(unjailed, kind):
+    """The mutation check: the same class, graded with c.StudentCodeJail.enabled = False."""
+    assert unjailed.consequences[kind] != []
+
+
+def test_jailed_code_sees_nothing_of_the_course_and_no_secret(tmp_path, monkeypatch):
+    (tmp_path / "mine.txt").write_text("my own file")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "secret")
+    probe = ("import os, json, socket\n"
+             "s = socket.socket(); r = s.connect_ex(('127.0.0.1', 22))\n"
+             "print(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'cwd': os.getcwd(),"
+             " 'mine': open('mine.txt').read(), 'procs': [p for p in os.listdir('/proc') if p.isdigit()],"
+             " 'course': os.path.exists(%r), 'repo': sorted(os.listdir(%r)),"
+             " 'env': sorted(os.environ), 'connect': r,"
+             " 'caps': [l.split()[1] for l in open('/proc/self/status') if l.startswith('Cap')],"
+             " 'nnp': [l.split()[1] for l in open('/proc/self/status') if l.startswith('NoNewPrivs')]}))\n"
+             "open('mine.txt', 'w').write('changed in the jail')\n" % (str(jail_attacks.REPO / "source"),
+                                                                          str(jail_attacks.REPO)))
+    run = subprocess.run(launch.wrapped([sys.executable, "-c", probe], jail.spec(str(tmp_path))),
+                         capture_output=True, text=True, timeout=60)
+    seen = json.loads(run.stdout)
+    assert seen["pid"] == 1 and seen["procs"] == ["1"]
+    assert seen["uid"] != 0 and set(seen["caps"]) == {"0000000000000000"} and seen["nnp"] == ["1"]
+    assert seen["cwd"] == str(tmp_path) and seen["mine"] == "my own file"
+    assert (tmp_path / "mine.txt").read_text() == "my own file"  # the jail wrote to its copy
+    assert seen["course"] is False and set(seen["repo"]) <= {".venv", "autograder", "instructors"}
+    assert "JUPYTERHUB_API_TOKEN" not in seen["env"] and seen["connect"] != 0
+
+
+def test_a_fork_bomb_is_capped_and_nothing_outlives_the_jail(tmp_path):
+    bomb = ("import os, time\nn = 0\n"
+            "for _ in range(2000):\n"
+            "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
+            "    if pid == 0:\n        time.sleep(600); os._exit(0)\n    n += 1\n"
+            "print(n)\n")
+    run = subprocess.run(launch.wrapped([sys.executable, "-c", bomb], jail.spec(str(tmp_path))),
+                         capture_output=True, text=True, timeout=120)
+    assert int(run.stdout) < jail.PROCESS_LIMIT  # capped, and the first process's end took the rest
+    assert not any(_uid(p) >= jail.UID_BASE for p in os.listdir("/proc") if p.isdigit())
+
+
+def test_a_submission_folder_too_large_for_the_jail_is_refused_with_a_reason(tmp_path):
+    (tmp_path / "data.bin").write_bytes(bytes(jail.COPY_LIMIT + 1))
+    run = subprocess.run(launch.wrapped(["/bin/true"], jail.spec(str(tmp_path))), capture_output=True, text=True)
+    assert run.returncode == jail.SETUP_FAILED
+    assert "holds more than 64 MiB" in run.stderr
+
+
+def test_where_jails_cannot_work_autograding_refuses_and_names_the_setting(monkeypatch):
+    monkeypatch.setattr(jail, "_probed", ["unshare: Operation not permitted"])
+    with pytest.raises(jail.JailUnavailable, match="c.StudentCodeJail.enabled = False"):
+        jail.require()
+
+
+def _uid(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return int(next(line for line in f if line.startswith("Uid:")).split()[1])
+    except (OSError, StopIteration):
+        return -1
