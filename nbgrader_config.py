@@ -38,6 +38,13 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+# Student code runs jailed while it is graded, the kernel and the sandbox alike
+# (autograder/untrusted/jail.py): it sees a copy of its own submission folder and the
+# system read-only, and nothing of the course, the gradebook, other students, the network,
+# other processes or your secrets. Where this machine cannot jail (macOS, a container
+# without namespaces), autograding refuses to start and says why. Set this to False only
+# to grade there anyway, trusting every submission: student code then runs as you.
+c.StudentCodeJail.enabled = True
 # The bounds. A cell gets 60 s; the first one that runs out of time (or kills the kernel)
 # costs the notebook its remaining cells, so a notebook takes at most about one timeout
 # more than its cells need. Each call of student code in the sandbox gets 10 s, its

@@ -1,20 +1,26 @@
-"""Grading a class: this project's parallel grader against plain nbgrader and against the floor.
+"""Grading a class: this project's parallel grader against nbgrader, against the floor, jailed or not.
 
     .venv/bin/python benchmarks/class_grading.py [--students 16] [--skip-sequential] [--skip-suites]
 
 Measured side by side in one run on the same machine and the same submissions:
-  1. seconds per submission: plain sequential `nbgrader autograde` vs
-     instructors.grade_class (autograde only, one worker per core); the ratio.
-     Each for the whole run and once started (what one more student costs,
-     with the start-up paid): a class of 200 is mostly the latter;
-  2. the floor: a bare kernel start + `import torch` + the whole check suite,
+  1. seconds per submission: stock nbgrader 0.9 (its own Execute, none of this
+     course's plugins, a config with nothing but the course id), `nbgrader
+     autograde` with this course's config, both sequential, and
+     instructors.grade_class (autograde only, one worker per core). Each for the
+     whole run and once started (what one more student costs, with the start-up
+     paid): a class of 200 is mostly the latter;
+  2. the jail's cost: grade_class on the same class with the jail switched off
+     (``c.StudentCodeJail.enabled = False``), and the time to fork a sandbox
+     with and without entering the jail;
+  3. the floor: a bare kernel start + `import torch` + the whole check suite,
      once per submission, spread over the cores; the grader's time over it;
-  3. the check suite per implementation (benchmarks/engine.py);
-  4. all lessons executed headless (benchmarks/lessons.py).
-Goals: at least 1.8x faster than sequential nbgrader on 2 cores, within 1.3x of
-the floor per submission, and every grade in the gradebook. The floor has no
-start-up of its own, so it is compared with the grader's cost once started; the
-whole-run figure, start-up included, is printed beside it.
+  4. the check suite per implementation (benchmarks/engine.py);
+  5. all lessons executed headless (benchmarks/lessons.py).
+Goals: at least 1.8x faster than sequential nbgrader with this course's config on
+2 cores, within 1.3x of the floor per submission, the jail at most 5% per
+submission, and every grade in the gradebook. The floor has no start-up of its
+own, so it is compared with the grader's cost once started; the whole-run
+figure, start-up included, is printed beside it.
 """
 from __future__ import annotations
 
@@ -46,8 +52,18 @@ assert report.passed, report.table()
 """
 
 
-def make_class(root: Path, students: int) -> Course:
+STOCK_CONFIG = 'c = get_config()\nc.CourseDirectory.course_id = "dropout101"\n'
+
+
+def make_class(root: Path, students: int, config: str = "") -> Course:
+    """A course with ``students`` submissions; ``config`` replaces its nbgrader_config.py if given
+    (``STOCK_CONFIG``), or is added to it."""
     course = Course.copy_of_this_course(root)
+    config_file = course.root / "nbgrader_config.py"
+    if config == STOCK_CONFIG:
+        config_file.write_text(config)
+    elif config:
+        config_file.write_text(config_file.read_text() + "\n" + config)
     course.nbgrader("generate_assignment", ASSIGNMENT, "--force")
     source = course.root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     kinds = samples(ASSIGNMENT)
@@ -97,6 +113,38 @@ def floor_seconds(course: Course, runs: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def sandbox_start(jailed: bool, runs: int = 21) -> float:
+    """Median seconds to fork a sandbox from the zygote and load nothing in it, jailed or not."""
+    import torch
+
+    from autograder.untrusted import jail
+    from autograder.untrusted.sandbox import Sandbox
+
+    folder = tempfile.mkdtemp()
+    Path(folder, f"{ASSIGNMENT}.ipynb").write_bytes(bytes(150_000))  # a notebook's size to copy in
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        box = Sandbox([], torch.device("cpu"), 30, jail.spec(folder) if jailed else None)
+        box.close()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def sequential_autograde(course: Course, students: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    course.nbgrader("autograde", ASSIGNMENT, "--force")
+    return (time.perf_counter() - start) / students, once_started(course, 1)
+
+
+def parallel_autograde(course: Course, students: int, workers: int) -> tuple[float, float, bool]:
+    start = time.perf_counter()
+    outcome = grade_class(course, ASSIGNMENT, feedback=False, progress=False)
+    seconds = (time.perf_counter() - start) / students
+    complete = len(fully_graded(course, ASSIGNMENT)) == students and not outcome.failed
+    return seconds, once_started(course, min(workers, students)), complete
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=16)
@@ -110,35 +158,40 @@ def main():
           f"{args.students} submissions of {ASSIGNMENT}")
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_sequential:
-            sequential = make_class(Path(tmp) / "sequential", args.students)
-            start = time.perf_counter()
-            sequential.nbgrader("autograde", ASSIGNMENT, "--force")
-            plain = (time.perf_counter() - start) / args.students
-            plain_started = once_started(sequential, 1)
-
+            stock, stock_started = sequential_autograde(
+                make_class(Path(tmp) / "stock", args.students, STOCK_CONFIG), args.students)
+            plain, plain_started = sequential_autograde(make_class(Path(tmp) / "sequential", args.students),
+                                                        args.students)
+        unjailed_class = make_class(Path(tmp) / "unjailed", args.students, "c.StudentCodeJail.enabled = False")
+        free, free_started, free_complete = parallel_autograde(unjailed_class, args.students, cores)
         parallel = make_class(Path(tmp) / "parallel", args.students)
-        start = time.perf_counter()
-        outcome = grade_class(parallel, ASSIGNMENT, feedback=False, progress=False)
-        ours = (time.perf_counter() - start) / args.students
-        ours_started = once_started(parallel, min(cores, args.students))
-        complete = len(fully_graded(parallel, ASSIGNMENT)) == args.students and not outcome.failed
-
+        ours, ours_started, complete = parallel_autograde(parallel, args.students, cores)
+        sandbox_free, sandbox_jailed = sandbox_start(False), sandbox_start(True)
         floor = floor_seconds(parallel, runs=3)
         floor_per_submission = floor / cores
 
     def verdict(met: bool) -> str:
         return "met" if met else "MISSED"
 
-    print("                                          whole run   once started (the cost of one more student)")
+    print("                                               whole run   once started (the cost of one more student)")
     if not args.skip_sequential:
-        print(f"1. plain `nbgrader autograde`, sequential: {plain:5.2f} s       {plain_started:5.2f} s per submission")
-    print(f"   instructors.grade_class, {cores} workers:     {ours:5.2f} s       {ours_started:5.2f} s per submission")
+        print(f"1. stock nbgrader 0.9 autograde, sequential:   {stock:5.2f} s       {stock_started:5.2f} s per submission")
+        print(f"   `nbgrader autograde`, this course, sequential: {plain:5.2f} s    {plain_started:5.2f} s per submission")
+    print(f"   instructors.grade_class, {cores} workers:          {ours:5.2f} s       {ours_started:5.2f} s per submission")
     if not args.skip_sequential:
-        print(f"   faster by                               {plain / ours:5.2f}x      "
+        print(f"   faster than this course's sequential run:    {plain / ours:5.2f}x      "
               f"{plain_started / ours_started:5.2f}x (goal >= 1.8x: {verdict(plain / ours >= 1.8)} "
               f"for the whole run)")
-    print(f"   every grade in the gradebook: {complete}")
-    print(f"2. floor: kernel start + import torch + checks = {floor:.2f} s, over {cores} cores "
+        print(f"   faster than stock nbgrader:                  {stock / ours:5.2f}x      "
+              f"{stock_started / ours_started:5.2f}x")
+    print(f"   every grade in the gradebook: {complete} (jailed), {free_complete} (not jailed)")
+    print(f"2. the jail: grade_class without it:            {free:5.2f} s       {free_started:5.2f} s per submission")
+    print(f"   jailed / not jailed:                         {ours / free:5.3f}       {ours_started / free_started:5.3f} "
+          f"(goal <= 1.05: {verdict(ours_started / free_started <= 1.05)} once started)")
+    print(f"   a sandbox forked and closed: {sandbox_free * 1000:.1f} ms, jailed {sandbox_jailed * 1000:.1f} ms "
+          f"(+{(sandbox_jailed - sandbox_free) * 1000:.1f} ms; a submission enters two jails, its kernel's and "
+          f"its sandbox's: {2 * (sandbox_jailed - sandbox_free) / ours_started:.1%} of it once started)")
+    print(f"3. floor: kernel start + import torch + checks = {floor:.2f} s, over {cores} cores "
           f"{floor_per_submission:.2f} s per submission")
     print(f"   grader / floor: {ours / floor_per_submission:.2f} for the whole run, "
           f"{ours_started / floor_per_submission:.2f} once started "
@@ -150,9 +203,9 @@ def main():
     if not args.skip_suites:
         import engine
         import lessons
-        print("3. the check suite:")
+        print("4. the check suite:")
         engine.main([])
-        print("4. the lessons:")
+        print("5. the lessons:")
         lessons.main()
 
 

@@ -54,6 +54,14 @@ def db_url(course_root: Path) -> str:
     return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
 
 
+def jail_enabled(course_root: Path) -> bool:
+    """Whether the course grades with student code jailed (``c.StudentCodeJail.enabled``)."""
+    from traitlets.config import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    return bool(config.StudentCodeJail.get("enabled", True))
+
+
 # --- worker processes -------------------------------------------------------------
 
 _API = None
@@ -211,6 +219,10 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
         students = sorted(only)
     if not students:
         raise FileNotFoundError(f"no submissions of {assignment!r} in {course.root / 'submitted'}")
+    if jail_enabled(course.root):
+        from autograder.untrusted.jail import require
+
+        require()  # JailUnavailable, before anything is graded, where jails cannot work here
     outcome = ClassGrading(assignment)
     outcome.failed = submission_problems(course, assignment, students)
     students = [s for s in students if s not in outcome.failed]
@@ -273,13 +285,15 @@ def main(argv=None) -> int:
     parser.add_argument("--student", action="append", metavar="ID",
                         help="grade only this student (repeatable; default: everyone who handed in)")
     args = parser.parse_args(argv)
+    from autograder.untrusted.jail import JailUnavailable
+
     from .analytics import write_report
 
     try:
         course = Course(args.course)
         outcome = grade_class(course, args.assignment, args.jobs, args.force, not args.no_feedback,
                               only=args.student)
-    except (NbgraderError, FileNotFoundError) as error:
+    except (NbgraderError, FileNotFoundError, JailUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"graded {len(outcome.graded)}, skipped {len(outcome.skipped)} already graded, "

@@ -11,9 +11,29 @@
 #                  configurable-http-proxy, from the npm registry (and Debian's Node.js
 #                  if the machine has none).
 # Safe to run again; run it again after changing the course's code or deploy/.
+# `install-hub.sh --check` only says whether every account can reach HUB_PREFIX.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${HUB_PREFIX:-.hub}
+reachable_by_everyone() {  # every folder from / down to the prefix lets others pass
+    local path dir=""
+    path=$(realpath -m "$1")
+    IFS=/ read -ra parts <<< "${path#/}"
+    for part in "" "${parts[@]}"; do
+        dir="${dir%/}/$part"
+        [ -d "$dir" ] || break
+        local mode; mode=$(stat -c %A "$dir")
+        case "${mode:9:1}" in x|t) ;; *)
+            echo "install-hub: the students' and instructor's accounts cannot reach $path:" \
+                 "$dir has mode $mode (owner $(stat -c %U "$dir")), so their servers could not" \
+                 "start from the hub's venv there. Install into a folder every account can reach" \
+                 "(HUB_PREFIX=/opt/dropout101), or let others pass: chmod o+x $dir" >&2
+            return 1;;
+        esac
+    done
+}
+reachable_by_everyone "$PREFIX" || exit 1
+[ "${1:-}" = "--check" ] && exit 0
 runs_for_everyone() {  # can an unprivileged account run this Python?
     local py; py=$(command -v "$1" 2>/dev/null) || return 1
     [ "$(id -u)" -ne 0 ] && return 0

@@ -37,7 +37,9 @@ def missing() -> str:
         return "no useradd to make throwaway accounts"
     if not (PROXY.exists() and HUB_CONFIG.exists() and (HUB_ENV / "bin/jupyterhub").exists()):
         return "no hub environment: run scripts/install-hub.sh"
-    return ""
+    check = subprocess.run(["bash", str(ROOT / "scripts/install-hub.sh"), "--check"], capture_output=True,
+                           text=True, env={**os.environ, "HUB_PREFIX": str(HUB_PREFIX)})
+    return check.stderr.strip() if check.returncode else ""
 
 
 @dataclass

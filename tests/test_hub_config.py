@@ -3,6 +3,7 @@
 The whole deployment runs in tests/test_jupyterhub.py (root only); this checks the
 config's own logic anywhere, fast.
 """
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,3 +53,25 @@ def test_a_missing_proxy_stops_the_hub_with_what_to_do(monkeypatch, tmp_path):
     monkeypatch.delenv("DROPOUT_PROXY", raising=False)
     with pytest.raises(SystemExit, match="no configurable-http-proxy; run scripts/install-hub.sh"):
         PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()
+
+
+def test_install_hub_refuses_a_prefix_the_accounts_cannot_reach():
+    """A clone in a mode-700 folder would install a hub whose servers cannot start (13 errors)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    base = Path(tempfile.mkdtemp())  # pytest's own tmp_path sits in a mode-700 folder
+    base.chmod(0o755)
+    private = base / "private"
+    private.mkdir(mode=0o700)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "install-hub.sh"
+    run = subprocess.run(["bash", str(script), "--check"], capture_output=True, text=True,
+                         env={**os.environ, "HUB_PREFIX": str(private / "hub")})
+    assert run.returncode == 1
+    assert f"{private} has mode drwx------" in run.stderr and f"chmod o+x {private}" in run.stderr
+    private.chmod(0o711)
+    ok = subprocess.run(["bash", str(script), "--check"], capture_output=True, text=True,
+                        env={**os.environ, "HUB_PREFIX": str(private / "hub")})
+    shutil.rmtree(base)
+    assert ok.returncode == 0, ok.stderr

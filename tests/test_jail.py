@@ -21,22 +21,22 @@ from autograder.untrusted import jail, launch
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the jail needs Linux")
 
 
-@pytest.fixture(scope="module")
-def jailed(tmp_path_factory):
-    run = jail_attacks.build(tmp_path_factory.mktemp("jailed"), jailed=True)
+def _graded(tmp_path_factory, jailed: bool) -> jail_attacks.Run:
+    run = jail_attacks.build(tmp_path_factory.mktemp("jailed" if jailed else "unjailed"), jailed=jailed)
     try:
         return jail_attacks.grade(run)
     finally:
         jail_attacks.clean_up(run)
+
+
+@pytest.fixture(scope="module")
+def jailed(tmp_path_factory):
+    return _graded(tmp_path_factory, jailed=True)
 
 
 @pytest.fixture(scope="module")
 def unjailed(tmp_path_factory):
-    run = jail_attacks.build(tmp_path_factory.mktemp("unjailed"), jailed=False)
-    try:
-        return jail_attacks.grade(run)
-    finally:
-        jail_attacks.clean_up(run)
+    return _graded(tmp_path_factory, jailed=False)
 
 
 @pytest.mark.parametrize("kind", jail_attacks.KINDS)
@@ -90,10 +90,12 @@ def test_a_fork_bomb_is_capped_and_nothing_outlives_the_jail(tmp_path):
             "    try:\n        pid = os.fork()\n    except OSError:\n        break\n"
             "    if pid == 0:\n        time.sleep(600); os._exit(0)\n    n += 1\n"
             "print(n)\n")
-    run = subprocess.run(launch.wrapped([sys.executable, "-c", bomb], jail.spec(str(tmp_path))),
-                         capture_output=True, text=True, timeout=120)
-    assert int(run.stdout) < jail.PROCESS_LIMIT  # capped, and the first process's end took the rest
-    assert not any(_uid(p) >= jail.UID_BASE for p in os.listdir("/proc") if p.isdigit())
+    keeper = subprocess.Popen(launch.wrapped([sys.executable, "-c", bomb], jail.spec(str(tmp_path))),
+                              stdout=subprocess.PIPE, text=True)
+    started = int(keeper.communicate(timeout=120)[0])
+    assert 100 < started < jail.PROCESS_LIMIT  # capped; and the end of its first process took the rest:
+    if os.geteuid() == 0:  # each jail of a root grader has a uid of its own
+        assert [p for p in os.listdir("/proc") if p.isdigit() and _uid(p) == jail.UID_BASE + keeper.pid] == []
 
 
 def test_a_submission_folder_too_large_for_the_jail_is_refused_with_a_reason(tmp_path):
@@ -115,3 +117,19 @@ def _uid(pid: str) -> int:
             return int(next(line for line in f if line.startswith("Uid:")).split()[1])
     except (OSError, StopIteration):
         return -1
+
+
+def test_grade_class_refuses_before_grading_anything_where_jails_cannot_work(tmp_path, monkeypatch, capsys):
+    from instructors import grade_class
+    from instructors.course import Course
+
+    course = Course.copy_of_this_course(tmp_path / "course")
+    handed_in = course.submission_path("ada", jail_attacks.NAME)
+    handed_in.parent.mkdir(parents=True)
+    handed_in.write_text("{}")
+    monkeypatch.setattr(jail, "_probed", ["unshare: Operation not permitted (namespaces are not allowed here)"])
+    assert grade_class.main([jail_attacks.NAME, "--course", str(course.root)]) == 2
+    said = capsys.readouterr().err
+    assert "cannot be jailed on this machine: unshare: Operation not permitted" in said
+    assert "set c.StudentCodeJail.enabled = False in nbgrader_config.py" in said
+    assert not (course.root / "gradebook.db").exists() and not (course.root / "autograded").exists()

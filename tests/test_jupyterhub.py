@@ -73,9 +73,17 @@ class Term:
     inbound: list = field(default_factory=list)       # every submission the exchange holds
     export: str = ""                                  # the instructor's `nbgrader export`
     grade_class: str = ""                             # what instructors.grade_class printed
+    jail_probe: dict = field(default_factory=dict)    # what ada's code saw, graded by the formgrader
+    server_env: dict = field(default_factory=dict)    # the instructor's server's environment
 
 
-def _work(student: HubUser, sample: str) -> None:
+#: Appended to a solution: prints what the code sees while it is graded.
+PROBE = ("\nimport json as _json, os as _os\n"
+         "print('JAIL-PROBE ' + _json.dumps({'env': sorted(_os.environ), 'pid': _os.getpid(), "
+         "'course': _os.path.exists(%r), 'home': _os.path.expanduser('~')}))\n")
+
+
+def _work(student: HubUser, sample: str, extra: str = "") -> None:
     """The student writes their answers into the fetched notebook and saves it."""
     saved = student.get(f"api/contents/{NOTEBOOK}", params={"content": 1}).json()
     with tempfile.TemporaryDirectory() as folder:
@@ -83,6 +91,7 @@ def _work(student: HubUser, sample: str) -> None:
         nbformat.write(nbformat.from_dict(saved["content"]), fetched)
         answers = (reference_answers(SOURCE) if sample == "reference"
                    else answers_for(load_sample(SAMPLES / f"{sample}.py"), SOURCE))
+        answers["dropout_function"] += extra
         nb = fill(fetched, answers)
     answer = student.put(f"api/contents/{NOTEBOOK}",
                          json={"type": "notebook", "format": "json", "content": nb})
@@ -142,7 +151,7 @@ def _play_the_term(term: Term) -> None:
     _work(ada, "no_scaling")
     said["ada_first_submit"] = _act(ada, "submit")
     time.sleep(1.1)  # nbgrader's submission timestamps have one-second names
-    _work(ada, "reference")
+    _work(ada, "reference", extra=PROBE % str(term.course))
     said["ada_resubmit"] = _act(ada, "submit")
 
     said["bo_fetch"] = _act(bo, "fetch")
@@ -173,6 +182,11 @@ def _play_the_term(term: Term) -> None:
     for who in ("ada", "bo"):
         said[f"autograde_{who}"] = _instructor(
             teacher, "post", f"submission/{ASSIGNMENT}/{NAMES[who]}/autograde", timeout=600)
+    graded = json.loads((term.course / "autograded" / NAMES["ada"] / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in graded["cells"] for o in c.get("outputs", [])
+                      if o.get("output_type") == "stream")
+    term.jail_probe = json.loads(printed.split("JAIL-PROBE ", 1)[1].splitlines()[0])
+    term.server_env = server_environment(NAMES["teacher"])
     said["generate_feedback"] = _instructor(teacher, "post", f"assignment/{ASSIGNMENT}/generate_feedback")
     said["release_feedback"] = _instructor(teacher, "post", f"assignment/{ASSIGNMENT}/release_feedback")
     said["submissions"] = _instructor(teacher, "get", f"submissions/{ASSIGNMENT}")
@@ -239,6 +253,14 @@ def term():
         for name in NAMES.values():
             remove_account(name)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_formgrader_grades_student_code_in_the_jail(term):
+    """The instructor's server holds the hub's API token; the kernels it grades in do not."""
+    assert "JUPYTERHUB_API_TOKEN" in term.server_env
+    seen = term.jail_probe
+    assert seen["pid"] == 1 and seen["course"] is False and seen["home"] == "/home/student"
+    assert not [v for v in seen["env"] if v.startswith(("JUPYTERHUB", "JPY_"))], seen["env"]
 
 
 def _submission(term: Term, who: str) -> dict:

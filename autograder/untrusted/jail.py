@@ -63,15 +63,15 @@ HOME = "/home/student"
 #: What a submission folder may hold to be copied into the jail.
 COPY_LIMIT = 64 * 2**20
 
-#: Environment variables kept (with every ``LC_*`` and ``DROPOUT_GRADER_*``); the rest go.
+#: Environment variables kept (with the prefixes below: locale, the grader's settings, CUDA's
+#: and PyTorch's); the rest (tokens, credentials, Jupyter's and the hub's variables) go.
 ALLOWED_ENV = {
     "PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONHASHSEED", "MPLBACKEND",
     "PYDEVD_DISABLE_FILE_VALIDATION", "NBGRADER_EXECUTION",
-    "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "NVIDIA_VISIBLE_DEVICES",
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
     "OPENBLAS_L2_SIZE", "LD_LIBRARY_PATH",
 }
-ALLOWED_PREFIXES = ("LC_", "DROPOUT_GRADER_")
+ALLOWED_PREFIXES = ("LC_", "DROPOUT_GRADER_", "CUDA_", "NVIDIA_", "PYTORCH_")
 
 #: The folders of the system every program needs, bound read-only where they exist.
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
