@@ -133,3 +133,37 @@ def test_grade_class_refuses_before_grading_anything_where_jails_cannot_work(tmp
     assert "cannot be jailed on this machine: unshare: Operation not permitted" in said
     assert "set c.StudentCodeJail.enabled = False in nbgrader_config.py" in said
     assert not (course.root / "gradebook.db").exists() and not (course.root / "autograded").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/python3"),
+                    reason="needs root, to grade as another account, and a system Python it can run")
+def test_a_grader_without_root_jails_through_a_user_namespace_as_nobody():
+    """The path an instructor's own account takes (JupyterHub's formgrader): no root, same jail."""
+    import shutil
+    import tempfile
+
+    base = tempfile.mkdtemp()  # pytest's tmp_path is in a folder only root may enter
+    os.chmod(base, 0o755)
+    folder = os.path.join(base, "work")
+    os.mkdir(folder)
+    with open(os.path.join(folder, "mine.txt"), "w") as f:
+        f.write("mine")
+    os.chown(folder, 65534, 65534)
+    probe = ("import os, json, socket; s = socket.socket()\n"
+             "print(json.dumps({'pid': os.getpid(), 'uid': os.getuid(), 'mine': open('mine.txt').read(),"
+             " 'root': sorted(os.listdir('/')), 'connect': s.connect_ex(('127.0.0.1', 22)),"
+             " 'caps': sorted({l.split()[1] for l in open('/proc/self/status') if l.startswith('Cap')})}))")
+    command = ["runuser", "-u", "nobody", "--", "/usr/bin/python3", jail.launcher(), "--jail",
+               json.dumps(jail.spec(str(folder))), "--", "/usr/bin/python3", "-I", "-c", probe]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/")
+    # A folder this account cannot read is refused, never copied in empty.
+    os.chown(folder, 0, 0)
+    os.chmod(folder, 0o700)
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/")
+    shutil.rmtree(base)
+    assert refused.returncode == jail.SETUP_FAILED and "cannot be read to copy it into the jail" in refused.stderr
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["pid"] == 1 and seen["uid"] == jail.NOBODY and seen["mine"] == "mine"
+    assert seen["caps"] == ["0000000000000000"] and seen["connect"] != 0
+    assert "root" not in seen["root"]  # the grader's home: the system Python needs nothing of it

@@ -80,7 +80,7 @@ class Term:
 #: Appended to a solution: prints what the code sees while it is graded.
 PROBE = ("\nimport json as _json, os as _os\n"
          "print('JAIL-PROBE ' + _json.dumps({'env': sorted(_os.environ), 'pid': _os.getpid(), "
-         "'course': _os.path.exists(%r), 'home': _os.path.expanduser('~')}))\n")
+         "'course': sorted(_os.listdir(%r)), 'home': _os.path.expanduser('~')}))\n")
 
 
 def _work(student: HubUser, sample: str, extra: str = "") -> None:
@@ -259,7 +259,8 @@ def test_the_formgrader_grades_student_code_in_the_jail(term):
     """The instructor's server holds the hub's API token; the kernels it grades in do not."""
     assert "JUPYTERHUB_API_TOKEN" in term.server_env
     seen = term.jail_probe
-    assert seen["pid"] == 1 and seen["course"] is False and seen["home"] == "/home/student"
+    # Of the course folder, only the path down to its own (copied) folder: no source/, no gradebook.
+    assert seen["pid"] == 1 and seen["course"] == ["autograded"] and seen["home"] == "/home/student"
     assert not [v for v in seen["env"] if v.startswith(("JUPYTERHUB", "JPY_"))], seen["env"]
 
 

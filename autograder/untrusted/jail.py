@@ -247,8 +247,15 @@ def _copy_tree(source: str, target: str) -> None:
     handed in (to a classmate's folder, say) is copied as a link, which inside the
     jail points into the jail; FIFOs and devices are skipped.
     """
+    def unreadable(error: OSError) -> None:
+        raise JailError(f"the notebook's folder cannot be read to copy it into the jail: "
+                        f"{error.filename.removeprefix('/old')}: {error.strerror}")
+
+    if not os.path.isdir(source):
+        raise JailError(f"the notebook's folder {source.removeprefix('/old')} is not a folder this "
+                        f"account can reach")
     total = 0
-    for folder, dirs, files in os.walk(source, followlinks=False):
+    for folder, dirs, files in os.walk(source, onerror=unreadable, followlinks=False):
         rel = os.path.relpath(folder, source)
         into = os.path.normpath(os.path.join(target, rel))
         for name in dirs + files:
