@@ -81,17 +81,13 @@ class SandboxedCode:
                               f"{self.restarts} times ({self.crashes[-1]})")
         try:
             self.box = Sandbox(self.cells, self.device, self.load_timeout, self.jail_spec)
-        except JailError as error:  # e.g. a notebook folder too large to copy into the jail
-            self.crashes.append(str(error))
-            self.load_error = f"your notebook's code could not be loaded: {error}"
-            raise CheckFailed(self.load_error) from None
-        except SandboxGone as gone:
+        except (SandboxGone, JailError) as gone:  # a JailError: e.g. a folder too large to copy in
             self.crashed(gone)
             self.load_error = f"your notebook's code could not be loaded: {gone}"
             raise CheckFailed(self.load_error) from None
         return self.box
 
-    def crashed(self, gone: SandboxGone) -> None:
+    def crashed(self, gone: SandboxGone | JailError) -> None:
         """Note how the sandbox ended, once per distinct reason."""
         if str(gone) not in self.crashes:
             self.crashes.append(str(gone))

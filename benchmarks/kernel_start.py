@@ -2,7 +2,7 @@
 
 Every graded notebook runs in a kernel of its own. Started from scratch, a kernel
 imports torch and matplotlib again for each submission; forked from the grader's
-zygote (autograder/forked_kernel.py), it begins with them imported, the zygote
+zygote (autograder/untrusted/forked_kernel.py), it begins with them imported, the zygote
 having paid for that once. This prints both, through the grader's own kernel
 manager (limits included), to the point where the kernel has run
 `import torch, matplotlib.pyplot`:

@@ -46,9 +46,7 @@ def db_url(course_root: Path) -> str:
     `c.CourseDirectory.db_url` (docs/scaling.md); grading follows it. Otherwise it is
     nbgrader's SQLite file, with a lock timeout long enough for parallel workers.
     """
-    from traitlets.config import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    config = course_config(course_root)
     if "db_url" in config.CourseDirectory:
         return config.CourseDirectory.db_url
     return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
@@ -56,10 +54,14 @@ def db_url(course_root: Path) -> str:
 
 def jail_enabled(course_root: Path) -> bool:
     """Whether the course grades with student code jailed (``c.StudentCodeJail.enabled``)."""
+    return bool(course_config(course_root).StudentCodeJail.get("enabled", True))
+
+
+def course_config(course_root: Path):
+    """The course's own nbgrader_config.py, as nbgrader loads it."""
     from traitlets.config import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    return bool(config.StudentCodeJail.get("enabled", True))
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
 
 
 # --- worker processes -------------------------------------------------------------

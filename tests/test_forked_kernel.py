@@ -1,4 +1,4 @@
-"""Kernels forked from the zygote (autograder/forked_kernel.py): as fresh and as bounded as started ones."""
+"""Kernels forked from the zygote (autograder/untrusted/forked_kernel.py): as fresh and as bounded as started ones."""
 from __future__ import annotations
 
 import asyncio

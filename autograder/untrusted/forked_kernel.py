@@ -123,8 +123,8 @@ def kernel_arguments(cmd: list[str]) -> list[str] | None:
     """The kernel's arguments if ``cmd`` starts this interpreter's ipykernel, else None.
 
     ``cmd`` may be wrapped by :func:`.launch.wrapped`: the forked child enters
-    the same jail and applies the same limits itself. The arguments (``-f CONNECTION_FILE`` and options such
-    as nbclient's ``--HistoryManager.hist_file=:memory:``) go to the kernel's own
+    the same jail and applies the same limits itself. The arguments
+    (``-f CONNECTION_FILE`` and options such as nbclient's ``--HistoryManager.hist_file=:memory:``) go to the kernel's own
     parser in the child, as they would from the command line. The interpreter must
     be this very one (not one it links to), or the kernel would run with another
     environment's packages, and take no options of its own.

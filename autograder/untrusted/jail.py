@@ -284,8 +284,8 @@ def _chown_tree(path: str, uid: int, gid: int) -> None:
             os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
 
 
-def _build_root(spec: dict, uid: int | None) -> str:
-    """Make the jail's root and move into it; returns its working folder.
+def _build_root(spec: dict, uid: int | None) -> None:
+    """Make the jail's root and move into it, into its working folder.
 
     Runs with the rights to mount (root, or the creator of a user namespace) in a
     private mount namespace: first into a scratch root on a tmpfs with the old root
@@ -340,7 +340,6 @@ def _build_root(spec: dict, uid: int | None) -> str:
     _pivot_root(".", ".")
     _check(_libc.umount2(b".", MNT_DETACH), "umount the old root")
     os.chdir(workdir)
-    return workdir
 
 
 # --- entering it -------------------------------------------------------------------------

@@ -33,19 +33,22 @@ def unwrapped(command: list[str]) -> list[str]:
     return command
 
 
+def _jail_option(options: list[str]) -> dict | None:
+    return json.loads(options[options.index("--jail") + 1]) if "--jail" in options else None
+
+
 def jail_of(command: list[str]) -> dict | None:
     """The jail a :func:`wrapped` command asks for, or None."""
     if command[:2] != [sys.executable, jail.launcher()] or "--" not in command:
         return None
-    options = command[2:command.index("--")]
-    return json.loads(options[options.index("--jail") + 1]) if "--jail" in options else None
+    return _jail_option(command[2:command.index("--")])
 
 
 def main(argv: list[str]) -> None:
     if "--" not in argv or argv.index("--") == len(argv) - 1:
         sys.exit("usage: python autograder/untrusted/launch.py [--jail SPEC] -- COMMAND [ARGS...]")
     options, command = argv[:argv.index("--")], argv[argv.index("--") + 1:]
-    spec = json.loads(options[options.index("--jail") + 1]) if "--jail" in options else None
+    spec = _jail_option(options)
     if spec is not None:
         jail.enter(spec)
     limits.apply(die_with_parent=True)

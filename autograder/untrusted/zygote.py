@@ -2,7 +2,7 @@
 
 Every submission runs in two processes of its own: the kernel that nbgrader
 executes the notebook in, and the sandbox that verifies its checks
-(:mod:`autograder.sandbox`). Each would otherwise spend seconds importing torch,
+(:mod:`.sandbox`). Each would otherwise spend seconds importing torch,
 IPython and matplotlib before the first student line runs. The **zygote**,
 started once per grading process, pays those imports once and then only forks:
 a child begins with everything imported, in milliseconds, and is still a
@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -104,7 +105,7 @@ def _fork_child(op: str, request: dict, fds: list[int], control: socket.socket) 
     if said == "ok":
         return {"pid": pid}
     try:
-        os.kill(pid, 9)
+        os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     _reap(pid, block=True)
