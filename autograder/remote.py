@@ -24,7 +24,8 @@ from .report import CheckResult
 from .untrusted.jail import JailError
 from .untrusted.sandbox import Sandbox, SandboxGone
 from .runner import CheckTimeout, run_check
-from .subject import CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError
+from .subject import (CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
+                      arguments_text)
 
 #: Seconds one request to the sandbox may take (one call of the student's code).
 CALL_TIME_LIMIT = 10.0
@@ -142,6 +143,14 @@ class _Remote:
                               inplace=inplace, on=on, requires_grad=x.requires_grad)
         return self._tensor(reply, x, call)
 
+    def repeat(self, x, p: float, n: int) -> torch.Tensor:
+        reply = self._request("repeat", f"{self.call_text(p)}, {n} calls", subject=self.key,
+                              x=x, p=p, n=n)
+        out = reply["out"]
+        if not isinstance(out, torch.Tensor) or out.shape != (n, *x.shape):
+            raise CheckFailed(f"{self.call_text(p)} returned tensors of another shape than its input")
+        return out
+
     def run(self, fn, call: str):
         try:
             return fn()
@@ -151,17 +160,24 @@ class _Remote:
             raise StudentError(call, error) from error
 
     def _tensor(self, reply: dict, x: torch.Tensor, call: str) -> torch.Tensor:
-        """The sandbox's answer as a tensor here, with x's in-place changes and autograd."""
-        after = reply["x_after"]
-        if not torch.equal(after, x.detach()):
+        """The sandbox's answer as a tensor here, with x's in-place changes and autograd.
+
+        The sandbox sends x back only when the call changed it, and the output only
+        when it is not x itself.
+        """
+        after = reply.get("x_after")
+        out = after if reply["out_is_input"] else reply.get("out")
+        if not isinstance(out, torch.Tensor):
+            raise CheckFailed(f"{call} sent back no tensor")
+        if reply["requires_grad"] and x.requires_grad and "graph" in reply:
+            out = _Backward.apply(x, out, self, reply["graph"], call)
+            if reply["out_is_input"]:  # in place, and recorded: the gradient flows through it
+                x.copy_(out)
+                return x
+        if isinstance(after, torch.Tensor) and not torch.equal(after, x.detach()):
             with torch.no_grad():
                 x.copy_(after)
-        if reply["out_is_input"]:
-            return x
-        out = reply["out"]
-        if reply["requires_grad"] and x.requires_grad and "graph" in reply:
-            return _Backward.apply(x, out, self, reply["graph"], call)
-        return out
+        return x if reply["out_is_input"] else out
 
 
 class _Backward(torch.autograd.Function):
@@ -184,6 +200,12 @@ class RemoteFunctionSubject(_Remote, FunctionSubject):
     def __init__(self, code: SandboxedCode, name: str, seed: int):
         self._connect(code, name, "function", seed)
 
+    def invoke(self, x, args=(), kwargs=None) -> torch.Tensor:
+        call = f"dropout({', '.join(['x', arguments_text(args, kwargs)]).rstrip(', ')})"
+        reply = self._request("invoke", call, subject=self.key, x=x, args=list(args),
+                              kwargs=dict(kwargs or {}))
+        return self._tensor(reply, x, call)
+
 
 class RemoteModule(nn.Module):
     """Stands here for a student's Dropout instance living in the sandbox."""
@@ -197,7 +219,7 @@ class RemoteModule(nn.Module):
         call = f"{self._text}.train({mode})"
         reply = self._subject._request("train", call, module=self._key, mode=mode, call=call)
         self.training = reply["training"]
-        return self
+        return self if reply.get("returned_self") else None  # what the student's train() returned
 
     def forward(self, x):
         call = f"{self._text} in {'train' if self.training else 'eval'} mode"
@@ -210,14 +232,17 @@ class RemoteModuleSubject(_Remote, ModuleSubject):
     def __init__(self, code: SandboxedCode, name: str, seed: int):
         self._connect(code, name, "module", seed)
 
-    def make(self, p=0.5, inplace=False) -> nn.Module:
-        call = f"Dropout(p={p}, inplace={inplace})"
-        reply = self._request("make", call, subject=self.key, p=p, inplace=inplace)
+    def make(self, *args, **kwargs) -> nn.Module:
+        call = f"Dropout({arguments_text(args, kwargs)})"
+        reply = self._request("make", call, subject=self.key, args=list(args), kwargs=kwargs)
         return RemoteModule(self, reply["module"], reply["training"], call)
 
-    def describe(self, p=0.5, inplace=False) -> dict:
-        return self._request("describe", f"Dropout(p={p}, inplace={inplace})", subject=self.key,
-                             p=p, inplace=inplace)["info"]
+    def set(self, module: "RemoteModule", name: str, value) -> None:
+        self._request("set", f"setting .{name} = {value!r}", module=module._key, name=name, value=value)
+
+    def describe(self, *args, **kwargs) -> dict:
+        return self._request("describe", f"Dropout({arguments_text(args, kwargs)})", subject=self.key,
+                             args=list(args), kwargs=kwargs)["info"]
 
 
 REMOTE_SUBJECTS = {"function": RemoteFunctionSubject, "module": RemoteModuleSubject}

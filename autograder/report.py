@@ -15,6 +15,7 @@ class CheckResult:
     hint: str          # what to try; shown to students when the check fails
     seconds: float
     warnings: tuple[str, ...] = ()   # warnings raised meanwhile, kept off stderr
+    notes: tuple[str, ...] = ()      # advice that costs no points (e.g. memory layout)
 
 
 @dataclass
@@ -59,9 +60,10 @@ class Report:
             mark = "PASS" if r.passed else "FAIL"
             lines.append(f"  {mark}  {r.target:<8}  {r.name:<{width}}  {r.points}/{r.max_points}")
             if not r.passed:
-                lines.append(f"        {r.message}")
+                lines.append("        " + r.message.replace("\n", "\n          "))
                 if hints:
                     lines.append(f"        hint: {r.hint}")
+            lines.extend(f"        note: {note}" for note in r.notes)
         lines += ["", f"  score: {self.score}/{self.max_score}"]
         return "\n".join(lines)
 

@@ -20,7 +20,8 @@ from . import device as devices
 from . import watch
 from .checks import CHECKS, Check, Context
 from .report import CheckResult, Report
-from .subject import CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError, reference
+from .subject import (CheckFailed, CheckTimeout, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
+                      reference)
 
 TARGETS = {"function": FunctionSubject, "module": ModuleSubject}
 
@@ -38,10 +39,6 @@ CHECK_TIME_LIMIT = 10.0
 #: Implementations that ran out of time once: their remaining checks are skipped, so a
 #: hanging dropout costs one time limit, not one per check.
 _TIMED_OUT: "weakref.WeakSet" = weakref.WeakSet()
-
-
-class CheckTimeout(Exception):
-    pass
 
 
 def _expire(signum, frame):
@@ -108,7 +105,7 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
     seed = zlib.crc32(check.name.encode())
     subject = None
     ctx = Context(device, devices.supported_dtypes(str(device)), seed)
-    message = ""
+    message, hint, notes = "", check.hint, ()
     start = time.perf_counter()
     with _forked_rng(device), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -118,9 +115,10 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
                 raise CheckFailed("skipped: your code ran out of time in an earlier check")
             with _time_limit(CHECK_TIME_LIMIT):
                 subject = (make_subject or _local_subject)(target, impl, seed)
-                check.run(subject, reference(target), ctx)
+                notes = tuple(check.run(subject, reference(target), ctx) or ())
         except Exception as error:  # noqa: BLE001 - every failure becomes a message
             message = _explain(error)
+            hint = getattr(error, "hint", "") or check.hint
             if isinstance(error, CheckTimeout) or isinstance(getattr(error, "error", None), CheckTimeout):
                 _TIMED_OUT.add(impl)
     routes = subject.routes if subject is not None else []
@@ -129,8 +127,9 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
                    f"this check only counts a dropout written from scratch")
     passed = not message
     return CheckResult(target, check.name, passed, check.points if passed else 0, check.points,
-                       message, "" if passed else check.hint, time.perf_counter() - start,
-                       tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)))
+                       message, "" if passed else hint, time.perf_counter() - start,
+                       tuple(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)),
+                       notes)
 
 
 def check_dropout(dropout=None, Dropout=None, *, checks=None, device=None) -> Report:

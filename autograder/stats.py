@@ -66,6 +66,8 @@ class ProportionTest:
         """Upper bound on accepting when the true share is ``true_share`` (outside the band)."""
         if self.accepts(true_share):
             return 1.0
+        if true_share in (0.0, 1.0):  # every trial comes out the same: always outside the band
+            return 0.0
         edge = self.p + self.t if true_share > self.p else self.p - self.t
         return min(1.0, math.exp(-self.n * kl_bernoulli(edge, true_share)))
 

@@ -26,6 +26,10 @@ class StudentError(Exception):
         self.error = error
 
 
+class CheckTimeout(Exception):
+    """The time limit of a check ran out while the student's code was running."""
+
+
 class CodeCrashed(Exception):
     """The student's code ended the process it ran in (exit, signal, no answer in time)."""
 
@@ -74,6 +78,18 @@ class Subject:
     def _forward(self, x, p, training, inplace):
         raise NotImplementedError
 
+    def repeat(self, x, p: float, n: int) -> torch.Tensor:
+        """``n`` training-mode calls on copies of ``x``, stacked: one round trip in a sandbox.
+
+        Each call is watched on its own: measured, that is faster than one watch around
+        all of them (torch's operator profiler slows down as its records pile up)."""
+        return torch.stack([self(x.clone(), p) for _ in range(n)])
+
+
+def arguments_text(args=(), kwargs=None) -> str:
+    """How a call's arguments read in a message: ``0.2, inplace=True``."""
+    return ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()])
+
 
 class FunctionSubject(Subject):
     """A function with torch's signature ``dropout(x, p, training, inplace)``."""
@@ -85,6 +101,14 @@ class FunctionSubject(Subject):
 
     def _forward(self, x, p, training, inplace):
         return self.impl(x, p, training, inplace)
+
+    def invoke(self, x, args=(), kwargs=None) -> torch.Tensor:
+        """Call with exactly these arguments after x: how defaults and keywords are checked."""
+        call = f"dropout({', '.join(['x', arguments_text(args, kwargs)]).rstrip(', ')})"
+        out = self.run(lambda: self.impl(x, *args, **(kwargs or {})), call)
+        if not isinstance(out, torch.Tensor):
+            raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor")
+        return out
 
 
 class ModuleSubject(Subject):
@@ -104,20 +128,30 @@ class ModuleSubject(Subject):
         mode = "train" if training else "eval"
         return f"Dropout(p={p}, inplace={inplace}) in {mode} mode"
 
-    def make(self, p=0.5, inplace=False) -> nn.Module:
-        """A fresh instance, constructed under the watch."""
-        return self.run(lambda: self.impl(p, inplace), f"Dropout(p={p}, inplace={inplace})")
+    def make(self, *args, **kwargs) -> nn.Module:
+        """A fresh instance, ``Dropout(*args, **kwargs)``, constructed under the watch."""
+        return self.run(lambda: self.impl(*args, **kwargs), f"Dropout({arguments_text(args, kwargs)})")
 
-    def describe(self, p=0.5, inplace=False) -> dict:
-        """What torch's module API shows of a fresh instance: type, state, repr."""
-        mine = self.make(p, inplace)
+    def set(self, module: nn.Module, name: str, value) -> None:
+        """``module.<name> = value``, as a user changes ``p`` of a layer in a built model."""
+        self.run(lambda: setattr(module, name, value), f"setting .{name} = {value!r}")
+
+    def describe(self, *args, **kwargs) -> dict:
+        """What torch's module API shows of a fresh instance: type, attributes, state, repr."""
+        mine = self.make(*args, **kwargs)
         info = {"type": type(mine).__name__, "is_module": isinstance(mine, nn.Module)}
+        for name in ("p", "inplace", "training"):
+            value = self.run(lambda: getattr(mine, name, "<missing>"), f".{name}")
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                value = value.item()  # a p kept as a tensor: module_state names that
+            info[name] = value if isinstance(value, (bool, int, float, str)) else repr(value)[:200]
         if info["is_module"]:
             info["parameters"] = self.run(lambda: [n for n, _ in mine.named_parameters()],
                                           "named_parameters()")
             info["buffers"] = self.run(lambda: [n for n, _ in mine.named_buffers()], "named_buffers()")
             info["state_dict"] = self.run(lambda: [str(k) for k in mine.state_dict()], "state_dict()")
             info["repr"] = self.run(lambda: str(repr(mine)), "repr()")
+            info["loads_empty_state"] = self.run(lambda: _loads_empty_state(mine), "load_state_dict({})")
         return info
 
     def _forward(self, x, p, training, inplace):
@@ -127,6 +161,15 @@ class ModuleSubject(Subject):
         module = self._instances[key]
         module.train(training)
         return module(x)
+
+
+def _loads_empty_state(module: nn.Module) -> str:
+    """"" if ``load_state_dict`` takes torch's Dropout's (empty) state, else why not."""
+    try:
+        module.load_state_dict({})
+    except Exception as error:  # noqa: BLE001 - the student's module decides what it raises
+        return f"{type(error).__name__}: {str(error)[:200]}"
+    return ""
 
 
 def reference(kind: str) -> Subject:

@@ -2,25 +2,35 @@
 
 Reading the source would miss ``getattr(F, "drop" + "out")``, a helper in
 another cell, or ``torch.ops.aten.native_dropout``. So the watch observes
-what executes, at two levels, while (and only while) student code runs:
+what executes, at three levels, while (and only while) student code runs:
 
 * a ``TorchFunctionMode`` sees every torch API call, including
   ``F.dropout``, ``nn.Dropout``, ``torch.dropout``, ``torch._VF.dropout``,
   ``torch.native_dropout`` and ``torch.ops.aten.*dropout*``;
 * ``sys.setprofile`` sees every call of a C builtin by name, so switching
-  torch's modes off with ``torch._C.DisableTorchFunction`` does not hide one.
+  torch's modes off with ``torch._C.DisableTorchFunction`` does not hide one;
+* torch's own operator profiler (the legacy CPU profiler: no Kineto, no
+  import) records every ATen operator that runs, from Python or from inside
+  TorchScript (``torch.jit.script``), which neither level above sees.
 
-Any torch function or builtin whose name contains "dropout" counts. Known
-gap: a TorchScript function runs inside the JIT, which neither level sees.
-(A ``TorchDispatchMode`` would see kernels, but its first use imports over
-800 modules, seconds per grading kernel, for that one route.)
+Any torch function, builtin or operator whose name contains "dropout"
+counts. Stopping the grader's profiler, or switching off the operator
+records it reads, is reported as tampering. (A ``TorchDispatchMode`` would
+also see operators, but its first use imports over 800 modules, seconds per
+grading kernel.)
 """
 from __future__ import annotations
 
 import sys
 
 import torch
+from torch._C._autograd import _disable_profiler_legacy, _enable_profiler_legacy, _profiler_enabled
+from torch._C._profiler import ProfilerConfig, ProfilerState, _ExperimentalConfig
 from torch.overrides import TorchFunctionMode
+
+#: Builtins student code has no reason to call while it is watched: they blind the operator level.
+_BLINDING = ("_disable_profiler", "_enable_record_function", "_set_record_function_enabled")
+
 
 def _is_dropout(name: str) -> bool:
     return "dropout" in name.lower()
@@ -38,6 +48,43 @@ class _FunctionLevel(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
+class _OperatorLevel:
+    """Every ATen operator run meanwhile, read from torch's legacy CPU profiler."""
+
+    _CONFIG = None
+
+    def __init__(self, hits: list[str]):
+        self.hits = hits
+        self.active = False
+
+    def __enter__(self):
+        if _profiler_enabled():  # someone else's profiler: ours cannot run beside it
+            self.hits.append("a profiler was already running, so the grader could not watch "
+                             "the operators your code ran")
+            return self
+        if _OperatorLevel._CONFIG is None:
+            _OperatorLevel._CONFIG = ProfilerConfig(ProfilerState.CPU, False, False, False, False,
+                                                    False, _ExperimentalConfig())
+        torch.autograd._enable_record_function(True)
+        _enable_profiler_legacy(_OperatorLevel._CONFIG)
+        self.active = True
+        return self
+
+    def __exit__(self, *exc):
+        if not self.active:
+            return False
+        self.active = False
+        try:
+            threads = _disable_profiler_legacy()
+        except RuntimeError:  # stopped by the code it watched
+            self.hits.append("the grader's operator profiler was stopped")
+            return False
+        for name in {event.name() for events in threads for event in events}:
+            if "::" in name and _is_dropout(name):  # operators only: not the student's own names
+                self.hits.append(f"operator {name}")
+        return False
+
+
 class KernelWatch:
     """Context manager that records every route to torch's dropout in ``hits``.
 
@@ -49,13 +96,15 @@ class KernelWatch:
         self.hits: list[str] = []
         self._depth = 0
         self._saved_profile = None
-        self._modes = ()
+        self._levels = ()
 
     def _profile(self, frame, event, arg):
         if event == "c_call":
             name = getattr(arg, "__name__", "")
             if _is_dropout(name):
                 self.hits.append(f"builtin {name}")
+            elif name.startswith(_BLINDING):
+                self.hits.append(f"the grader's operator profiler was switched off ({name})")
         if self._saved_profile is not None:
             return self._saved_profile(frame, event, arg)
 
@@ -63,9 +112,9 @@ class KernelWatch:
         self._depth += 1
         if self._depth == 1:
             self._saved_profile = sys.getprofile()
-            self._modes = (_FunctionLevel(self.hits),)
-            for mode in self._modes:
-                mode.__enter__()
+            self._levels = (_FunctionLevel(self.hits), _OperatorLevel(self.hits))
+            for level in self._levels:
+                level.__enter__()
             sys.setprofile(self._profile)
         return self
 
@@ -74,8 +123,8 @@ class KernelWatch:
         if self._depth == 0:
             tampered = sys.getprofile() != self._profile
             sys.setprofile(self._saved_profile)
-            for mode in reversed(self._modes):
-                mode.__exit__(None, None, None)
+            for level in reversed(self._levels):
+                level.__exit__(None, None, None)
             if tampered:
                 self.hits.append("the profiler the grader watches with was replaced (sys.setprofile)")
         return False

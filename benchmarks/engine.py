@@ -1,10 +1,14 @@
-"""How long the grading engine takes on correct implementations.
+"""How long the grading engine takes, on correct implementations and on wrong ones.
 
 Prints, for the grading device: the first (cold) run of the whole suite,
-the median of warm runs, and the slowest checks. The goal is under 0.5 s
-for the whole suite on a correct implementation.
+the median of warm runs, and the slowest checks (goal: under 0.5 s for the
+whole suite on a correct implementation); the same suite sandboxed, as
+autograding runs it (goal: no more than 0.56 s per submission); and every
+bug of tests/corpus.py timed against the reference in the same run, in
+process and sandboxed, with the slowest shown as a ratio (goal: a wrong
+answer that terminates costs at most 2x a right one).
 
-    .venv/bin/python benchmarks/engine.py [--repeats 7]
+    .venv/bin/python benchmarks/engine.py [--repeats 7] [--skip-bugs]
 """
 from __future__ import annotations
 
@@ -21,19 +25,79 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from autograder import check_dropout, describe  # noqa: E402
-from corpus import CORRECT_FUNCTIONS, DropoutReference, dropout_rand  # noqa: E402
+import corpus  # noqa: E402
+from corpus import BUGS, CORRECT_FUNCTIONS, DropoutReference, dropout_rand  # noqa: E402
+
+CORPUS = Path(corpus.__file__)
+SETUP = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\ndevice = 'cpu'"
 
 
-def timed(**impls):
+def timed(must_pass=True, **impls):
     start = time.perf_counter()
     report = check_dropout(**impls)
-    assert report.passed, report.table()
+    assert report.passed or not must_pass, report.table()
     return time.perf_counter() - start, report
+
+
+def _impls(bug):
+    return {"dropout": bug.impl} if bug.kind == "function" else {"Dropout": bug.impl}
+
+
+def bugs_in_process(repeats: int) -> None:
+    """Every bug's suite next to the reference's, interleaved so that drift hits both alike."""
+    reference = {"function": dict(dropout=dropout_rand), "module": dict(Dropout=DropoutReference)}
+    base = {kind: [] for kind in reference}
+    times = {}
+    for _ in range(repeats):
+        for bug in BUGS:
+            times.setdefault(bug.name, []).append(timed(False, **_impls(bug))[0])
+            base[bug.kind].append(timed(**reference[bug.kind])[0])
+    base = {kind: statistics.median(t) for kind, t in base.items()}
+    ratios = sorted(((statistics.median(times[b.name]) / base[b.kind], b) for b in BUGS),
+                    key=lambda rb: -rb[0])
+    _print_ratios("in process", ratios, base)
+
+
+def bugs_sandboxed(repeats: int) -> None:
+    """The same, with each bug as a notebook's code in a sandbox: how autograding runs it."""
+    from autograder import CHECKS
+    from autograder.remote import Request, verify_notebook
+
+    source = CORPUS.read_text()
+
+    def verify(name, kind):
+        target, attr = ("function", "dropout") if kind == "function" else ("module", "Dropout")
+        requests = [Request(n, target, attr) for n, c in CHECKS.items() if target in c.targets]
+        start = time.perf_counter()
+        verify_notebook([SETUP, source, f"{attr} = {name}"], requests)
+        return time.perf_counter() - start
+
+    base = {kind: [] for kind in ("function", "module")}
+    times = {}
+    for _ in range(repeats):
+        for bug in BUGS:
+            times.setdefault(bug.name, []).append(verify(bug.name, bug.kind))
+            reference = "dropout_rand" if bug.kind == "function" else "DropoutReference"
+            base[bug.kind].append(verify(reference, bug.kind))
+    base = {kind: statistics.median(t) for kind, t in base.items()}
+    ratios = sorted(((statistics.median(times[b.name]) / base[b.kind], b) for b in BUGS),
+                    key=lambda rb: -rb[0])
+    _print_ratios("sandboxed", ratios, base)
+
+
+def _print_ratios(where: str, ratios, base) -> None:
+    worst = ratios[0][0]
+    print(f"{len(ratios)} bugs of tests/corpus.py, {where}: reference suite {base['function']:.3f} s "
+          f"(function), {base['module']:.3f} s (module); slowest bug {worst:.2f}x its reference "
+          f"(goal <= 2x: {'met' if worst <= 2 else 'MISSED'})")
+    for ratio, bug in ratios[:5]:
+        print(f"  {bug.name:<40} {bug.kind:<8} {ratio:.2f}x")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--skip-bugs", action="store_true", help="time correct implementations only")
     args = parser.parse_args(argv)
     print(f"{describe()}; {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} torch threads")
@@ -53,6 +117,9 @@ def main(argv=None):
         t = statistics.median(timed(dropout=impl)[0] for _ in range(3))
         print(f"  {impl.__name__:<28} function suite {t:.3f} s")
     sandboxed(args.repeats, median)
+    if not args.skip_bugs:
+        bugs_in_process(3)
+        bugs_sandboxed(1)
 
 
 def sandboxed(repeats: int, in_process: float) -> None:

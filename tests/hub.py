@@ -42,6 +42,19 @@ def missing() -> str:
     return check.stderr.strip() if check.returncode else ""
 
 
+def stale() -> str:
+    """Which of the course's modules differ in the hub's copy ('' if none): the hub runs a copy
+    made by scripts/install-hub.sh, so a checkout changed since then grades with old code."""
+    sites = sorted(HUB_ENV.glob("lib/python3*/site-packages"))
+    if not sites:
+        return ""
+    modules = [path.relative_to(ROOT) for package in ("autograder", "instructors")
+               for path in sorted((ROOT / package).rglob("*.py")) if (path.parent / "__init__.py").exists()]
+    changed = [str(m) for m in modules if not (sites[0] / m).exists()
+               or (sites[0] / m).read_bytes() != (ROOT / m).read_bytes()]
+    return ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+
+
 @dataclass
 class Account:
     name: str

@@ -61,3 +61,22 @@ def test_every_check_has_points_a_summary_and_a_hint():
     for check in CHECKS.values():
         assert check.points > 0 and check.summary and check.hint, check.name
         assert set(check.targets) <= {"function", "module"}
+
+
+def test_a_layout_that_differs_from_torchs_is_a_note_that_costs_nothing():
+    """torch keeps channels_last and permuted strides; a contiguous answer is still correct."""
+    from corpus import DropoutWhereModule, dropout_masked_fill, dropout_rand
+    for report in (check_dropout(dropout=dropout_masked_fill), check_dropout(Dropout=DropoutWhereModule)):
+        notes = [n for r in report.results for n in r.notes]
+        assert report.score == report.max_score and notes, report.table()
+        assert "costs no points" in notes[0] and "strides" in notes[0]
+        assert "note: " in report.table()
+    assert not [n for r in check_dropout(dropout=dropout_rand).results for n in r.notes]
+
+
+def test_the_module_forward_check_names_every_part_that_fails_and_hints_at_the_first():
+    from corpus import MaskCachedOnTheModule
+    result = check_dropout(Dropout=MaskCachedOnTheModule, checks=["forward"]).results[0]
+    assert result.message.startswith("2 of 10 forward checks differ")
+    assert "\nindependence: " in result.message and "\nedge_cases: " in result.message
+    assert result.hint == CHECKS["independence"].hint

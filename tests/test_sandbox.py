@@ -103,7 +103,7 @@ import autograder.checks
 autograder.checks.CHECKS.clear()
 """
     verification = verify_notebook([SETUP, NO_SCALING, attack], EVERY)
-    assert failed(verification) == {("function", "scaling"), ("module", "scaling")}
+    assert failed(verification) == {("function", "scaling"), ("module", "forward")}
     assert "torch scales them by 1/(1-p) = 1.429 for p=0.3" in message(verification, "function", "scaling")
 
 
@@ -117,8 +117,9 @@ def test_delegation_is_seen_through_the_module_too():
 def test_a_crash_costs_the_calls_that_crash_and_the_sandbox_is_restarted():
     crash = wrapped("if x.numel() == 0:\n    import os; os._exit(5)")
     verification = verify_notebook([SETUP, crash], EVERY)
-    assert failed(verification) == {("function", "edge_cases"), ("module", "edge_cases")}
+    assert failed(verification) == {("function", "edge_cases"), ("module", "forward")}
     assert "exited with status 5" in message(verification, "function", "edge_cases")
+    assert "exited with status 5" in message(verification, "module", "forward")
 
 
 def test_a_segfault_is_named_in_the_message():
@@ -137,7 +138,8 @@ def test_an_unstoppable_loop_costs_one_time_limit_then_the_rest_is_skipped(monke
     verification = verify_notebook([SETUP, hang], requests)
     assert time.perf_counter() - start < 2.0 * 3 + 10
     messages = {r.check: res.message for r, res in verification.results.items()}
-    assert "did not finish within" in messages["drop_rate"]
+    assert "did not finish within" in messages["defaults"]  # the first check to call p=0.5 in training
+    assert "skipped: your code ran out of time" in messages["drop_rate"]
     assert "skipped: your code ran out of time" in messages["inplace"]
 
 
@@ -183,8 +185,9 @@ def test_a_crash_in_the_middle_of_a_check_costs_that_check_only():
     crash = wrapped("if p == 1.0 and training:\n    import os; os._exit(4)")
     verification = verify_notebook([SETUP, crash], EVERY)
     # from_scratch survives its one crashing call (it only asks that some calls run from
-    # scratch); every check after a crash gets a fresh sandbox.
-    assert failed(verification) == {("function", "edge_cases"), ("module", "edge_cases")}
+    # scratch); every check after a crash gets a fresh sandbox. The checks that call p=1 in
+    # training mode are edge_cases, autograd (its gradient) and, on the module, forward.
+    assert failed(verification) == {("function", "edge_cases"), ("function", "autograd"), ("module", "forward")}
     assert verification.crashes == ["the process running your code exited with status 4"]
 
 
@@ -204,3 +207,35 @@ def test_an_exception_that_cannot_be_printed_is_still_a_verdict():
                                                     Request("eval_mode", "function", "dropout")])
     assert failed(verification) == {("function", "drop_rate")}
     assert verification.crashes == []
+
+
+def test_delegation_through_torchscript_in_a_notebook_cell_is_seen():
+    cheat = """
+@torch.jit.script
+def _compiled(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    return F.dropout(x, p, training, False)
+
+
+def dropout(x, p=0.5, training=True, inplace=False):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    out = _compiled(x, p, training)
+    return x.copy_(out) if inplace else out
+"""
+    verification = verify_notebook([SETUP, cheat], [Request("from_scratch", "function", "dropout")])
+    assert "operator aten::dropout" in message(verification, "function", "from_scratch")
+
+
+def test_the_module_is_built_changed_and_described_in_the_sandbox():
+    """Dropout(), Dropout(0.2), layer.p = ... and train() cross the wire like a local module."""
+    lazy = CORRECT.replace("""        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+""", "        super().__init__()\n")
+    assert lazy != CORRECT
+    requests = [Request(n, "module", "Dropout") for n in ("construction", "module_state", "train_eval_toggle")]
+    verification = verify_notebook([SETUP, CORRECT], requests)
+    assert failed(verification) == set()
+    verification = verify_notebook([SETUP, lazy], requests)
+    assert failed(verification) == {("module", "construction")}
+    assert "was constructed without an error" in message(verification, "module", "construction")

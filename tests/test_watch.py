@@ -60,3 +60,30 @@ def test_replacing_the_profiler_is_reported_and_the_old_one_restored():
         sys.setprofile(None)
     assert any("setprofile" in r for r in watch.routes)
     assert sys.getprofile() is before
+
+
+@torch.jit.script
+def _scripted(x: torch.Tensor, p: float):
+    return F.dropout(x, p, True, False)
+
+
+def test_dropout_inside_torchscript_is_seen():
+    with KernelWatch() as watch:
+        _scripted(X, 0.3)
+    assert any("operator aten::dropout" in r for r in watch.routes), watch.routes
+
+
+def test_stopping_the_operator_profiler_is_reported():
+    from torch._C._autograd import _disable_profiler_legacy
+    with KernelWatch() as watch:
+        _disable_profiler_legacy()
+    assert any("stopped" in r or "switched off" in r for r in watch.routes), watch.routes
+
+
+def test_switching_record_function_off_is_reported_and_undone_next_time():
+    with KernelWatch() as watch:
+        torch.autograd._enable_record_function(False)
+    assert any("switched off" in r for r in watch.routes), watch.routes
+    with KernelWatch() as again:
+        _scripted(X, 0.3)
+    assert any("aten::dropout" in r for r in again.routes), again.routes

@@ -58,6 +58,9 @@ class _Server:
         from ..subject import FunctionSubject, ModuleSubject
 
         self.sock, self.torch, self.device = sock, torch, torch.device(device)
+        # One thread: a forked child would otherwise start torch's thread pool on its first
+        # large tensor (tens of ms per sandbox), and grading runs sandboxes side by side.
+        torch.set_num_threads(1)
         self.kinds = {"function": FunctionSubject, "module": ModuleSubject}
         self.shell = None
         self.subjects: dict[int, object] = {}
@@ -66,14 +69,20 @@ class _Server:
         self.graph_ids = itertools.count()
 
     def _input(self, x, requires_grad: bool):
+        """(leaf, x as the student gets it, a copy to tell whether the call changed x)."""
+        before = x.detach().clone()
         if requires_grad:
             leaf = x.detach().requires_grad_()
-            return leaf, leaf * 1
-        return None, x
+            return leaf, leaf * 1, before
+        return None, x, before
 
-    def _tensor_reply(self, out, x, leaf) -> dict:
-        reply = {"out": out.detach(), "out_is_input": out is x, "x_after": x.detach(),
-                 "requires_grad": bool(out.requires_grad)}
+    def _tensor_reply(self, out, x, leaf, before) -> dict:
+        """The output, and x only if the call changed it: each tensor crosses once."""
+        reply = {"out_is_input": out is x, "requires_grad": bool(out.requires_grad)}
+        if out is not x:
+            reply["out"] = out.detach()
+        if out is x or not self.torch.equal(x.detach(), before):
+            reply["x_after"] = x.detach()
         if leaf is not None and out.requires_grad:
             key = next(self.graph_ids)  # graphs are dropped after use: no reuse of len()
             self.graphs[key] = (leaf, out)
@@ -109,9 +118,9 @@ class _Server:
 
     def op_call(self, subject: int, x, p, training: bool, inplace: bool, on: str,
                 requires_grad: bool) -> dict:
-        leaf, x = self._input(x, requires_grad)
+        leaf, x, before = self._input(x, requires_grad)
         out = self.subjects[subject](x, p, training, inplace, on=on)
-        return self._tensor_reply(out, x, leaf)
+        return self._tensor_reply(out, x, leaf, before)
 
     def op_backward(self, subject: int, graph: int, grad, call: str) -> dict:
         leaf, out = self.graphs.pop(graph)
@@ -121,28 +130,41 @@ class _Server:
             lambda: self.torch.autograd.grad((out * grad).sum(), leaf, allow_unused=True), call)
         return {"grad": grads[0]}
 
-    def op_make(self, subject: int, p, inplace: bool) -> dict:
-        module = self.subjects[subject].make(p, inplace)
+    def op_invoke(self, subject: int, x, args: list, kwargs: dict) -> dict:
+        before = x.clone()
+        out = self.subjects[subject].invoke(x, tuple(args), kwargs)
+        return self._tensor_reply(out, x, None, before)
+
+    def op_repeat(self, subject: int, x, p, n: int) -> dict:
+        return {"out": self.subjects[subject].repeat(x, p, min(int(n), 4096)).detach()}
+
+    def op_make(self, subject: int, args: list, kwargs: dict) -> dict:
+        module = self.subjects[subject].make(*args, **kwargs)
         key = len(self.modules)
         self.modules[key] = (subject, module)
         return {"module": key, "training": bool(getattr(module, "training", False))}
 
     def op_train(self, module: int, mode: bool, call: str) -> dict:
         subject, instance = self.modules[module]
-        self.subjects[subject].run(lambda: instance.train(mode), call)
-        return {"training": bool(getattr(instance, "training", False))}
+        returned = self.subjects[subject].run(lambda: instance.train(mode), call)
+        return {"training": bool(getattr(instance, "training", False)), "returned_self": returned is instance}
 
     def op_forward(self, module: int, x, call: str, requires_grad: bool) -> dict:
         subject, instance = self.modules[module]
-        leaf, x = self._input(x, requires_grad)
+        leaf, x, before = self._input(x, requires_grad)
         out = self.subjects[subject].run(lambda: instance(x), call)
         if not isinstance(out, self.torch.Tensor):
             from ..subject import CheckFailed
             raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor")
-        return self._tensor_reply(out, x, leaf)
+        return self._tensor_reply(out, x, leaf, before)
 
-    def op_describe(self, subject: int, p, inplace: bool) -> dict:
-        return {"info": self.subjects[subject].describe(p, inplace)}
+    def op_set(self, module: int, name: str, value) -> dict:
+        subject, instance = self.modules[module]
+        self.subjects[subject].set(instance, name, value)
+        return {}
+
+    def op_describe(self, subject: int, args: list, kwargs: dict) -> dict:
+        return {"info": self.subjects[subject].describe(*args, **kwargs)}
 
     def op_pipeline(self, model: str, layer: str, x) -> dict:
         from ..pipeline import describe_pipeline

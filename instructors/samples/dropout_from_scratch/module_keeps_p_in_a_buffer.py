@@ -1,6 +1,6 @@
 # about: a module that stores p as a buffer and has no extra_repr
 # copies: 3
-# expect-fail: test_module_module_api
+# expect-fail: test_module_module_repr test_module_module_state
 # %% dropout_module
 class Dropout(nn.Module):
     """Like torch.nn.Dropout: drops in training mode, the identity in evaluation mode."""
