@@ -1,4 +1,11 @@
-"""Each lesson runs headless from a clean kernel, and what it teaches is what it computes."""
+"""Each lesson runs headless from a clean kernel, and what it teaches is what it computes.
+
+A lesson's prose marks each claim it makes about its own results with an id in an HTML
+comment (``<!-- claim L3.2 -->``, invisible when rendered); the test of that claim names the
+id in its docstring, and ``test_every_claim_in_a_lesson_has_a_test`` keeps the two in step,
+so an edit that makes the text lie fails here.
+"""
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +42,7 @@ def train_vs_eval():
         "train_mode_std": "train_mode_std", "eval_identical": "bool((eval_mode == eval_mode[0]).all())",
         "errors": "errors", "same_mask_with_seed": "same_mask_with_seed",
         "shares": "dict(zip(rates, shares))",
+        "distinct": "distinct_predictions", "active": "active_units", "ensemble_gap": "ensemble_gap",
     })
 
 
@@ -55,6 +63,7 @@ def test_lesson1_modes_reach_every_submodule_and_no_grad_is_not_eval(train_vs_ev
 
 
 def test_lesson1_pitfalls_show_what_they_claim(train_vs_eval):
+    """claim L1.1: the two pitfalls run without an error; the argument mistakes raise."""
     v = train_vs_eval.values
     assert all(abs(share - 0.5) < 0.05 for share in v["with_train"])
     assert v["forgot_train"][0] > 0.4 and v["forgot_train"][1:] == [0, 0, 0, 0]
@@ -72,7 +81,19 @@ def pipeline_trace():
         "first_loss": "history['train loss'].iloc[0]", "last_loss": "history['train loss'].iloc[-1]",
         "last_val_acc": "history['val accuracy'].iloc[-1]", "epochs": "len(history)",
         "deterministic": "eval_is_deterministic",
+        "sample0_dropout": "train_trace.loc['2 Dropout(0.3)', 'sample 0, first 8 values']",
+        "gaps": "(history['train accuracy'] - history['val accuracy']).tolist()",
+        "on_minus_off": "(history['train loss (dropout on)'] - history['train loss']).tolist()",
+        "loss_gap": "history['val loss'].iloc[-1] - history['train loss'].iloc[-1]",
     })
+
+
+def test_lesson1_few_masks_matter_and_their_average_is_the_eval_prediction(train_vs_eval):
+    """claim L1.2: few distinct predictions, at most 2**(active units); claim L1.3: the mean of
+    the train-mode predictions is within 0.01 of the eval-mode one."""
+    v = train_vs_eval.values
+    assert 1 < v["distinct"] <= 2 ** v["active"] and v["active"] < 10
+    assert v["ensemble_gap"] < 0.01
 
 
 def test_lesson2_runs_and_its_plots_are_labelled(pipeline_trace):
@@ -85,6 +106,18 @@ def test_lesson2_traces_the_five_stages_with_their_shapes(pipeline_trace):
     assert abs(v["zero_train"] - 0.3) < 0.015 and v["zero_eval"] == 0
 
 
+def test_lesson2_the_table_shows_dropped_values_and_validation_keeps_pace(pipeline_trace):
+    """claim L2.1: sample 0's first eight values after dropout include dropped ones (two);
+    claim L2.2: validation accuracy within a few points of training in every epoch, slightly
+    higher at the end; claim L2.3: the dropout-on training loss is higher in every epoch, and
+    the eval-mode losses end close together."""
+    v = pipeline_trace.values
+    assert sum(value == 0 for value in v["sample0_dropout"]) == 2
+    assert max(abs(gap) for gap in v["gaps"]) < 0.05 and v["gaps"][-1] < 0
+    assert min(v["on_minus_off"]) > 0
+    assert abs(v["loss_gap"]) < 0.05
+
+
 def test_lesson2_training_trace_learns_and_eval_is_deterministic(pipeline_trace):
     v = pipeline_trace.values
     assert v["epochs"] == 20 and v["last_loss"] < v["first_loss"] / 2
@@ -95,28 +128,78 @@ def test_lesson2_training_trace_learns_and_eval_is_deterministic(pipeline_trace)
 @pytest.fixture(scope="module")
 def overfitting():
     return run_lesson(LESSONS / "03_overfitting_gaps.ipynb", {
-        "final": "final.to_dict(orient='index')", "best_p": "best_p",
-        "verdict": "diagnose(0.98, 0.60)", "worked": "worked_example",
+        "per_run": "per_run.to_dict(orient='records')", "best_p": "best_p",
+        "wrong_share": "wrong_share", "val_labels_clean": "bool((y_val == y[300:]).all())",
+        "verdict": "diagnose(0.98, 0.60)", "verdicts": "verdicts", "worked": "worked_example",
         "ours": "ours", "library": "library",
         "matrix": "library_matrix.tolist()", "counts": "[tp, fn, fp, tn]",
+        "matrices": "matrices", "differing": "differing", "validation": "len(val_idx)",
         "honest": "honest_val_acc", "leaky": "leaky_val_acc",
+        "plateau": "[min(runs[(0.95, s)]['val accuracy'].iloc[60:120]) for s in SEEDS]",
+        "late_gain": "[runs[(0.95, s)]['train accuracy'].iloc[-20:].mean() - runs[(0.95, s)]['train accuracy'].iloc[-60:-40].mean() for s in SEEDS]",
     })
+
+
+def _by_seed(overfitting):
+    """{seed: {p: that run's row}}: the claims must hold in every seed, not on average."""
+    rows = {}
+    for row in overfitting.values["per_run"]:
+        rows.setdefault(row["seed"], {})[row["p"]] = row
+    assert len(rows) >= 3
+    return rows
 
 
 def test_lesson3_runs_and_its_plots_are_labelled(overfitting):
     _check_clean_run_and_labelled_figures(overfitting, 3)
 
 
-def test_lesson3_moderate_dropout_shrinks_the_gap_and_too_much_underfits(overfitting):
-    final = {float(p): row for p, row in overfitting.values["final"].items()}
-    assert final[0.5]["accuracy gap"] < final[0.0]["accuracy gap"]
-    assert final[0.5]["val accuracy"] > final[0.0]["val accuracy"]
-    losses = [final[p]["loss gap"] for p in (0.0, 0.2, 0.5, 0.8)]
-    assert losses == sorted(losses, reverse=True)
-    assert final[0.95]["train accuracy"] < final[0.5]["train accuracy"] - 0.2
-    assert final[0.95]["val accuracy"] < final[0.5]["val accuracy"] - 0.2
-    assert overfitting.values["best_p"] in (0.5, 0.8)
+def test_lesson3_exactly_a_fifth_of_the_training_labels_are_wrong(overfitting):
+    """claim L3.1"""
+    assert overfitting.values["wrong_share"] == pytest.approx(0.2)
+    assert overfitting.values["val_labels_clean"]
+
+
+def test_lesson3_without_dropout_the_net_memorises_and_its_best_epoch_was_far_better(overfitting):
+    """claim L3.2: in every seed: 100% training accuracy, final validation accuracy near 81%
+    (within 0.75-0.87), validation loss over 100 times the training loss, and a best epoch
+    above 93% in the first 30 epochs."""
+    for runs in _by_seed(overfitting).values():
+        none = runs[0.0]
+        assert none["train accuracy"] == 1.0 and 0.75 < none["val accuracy"] < 0.87
+        assert none["val loss"] > 100 * none["train loss"]
+        assert none["best val accuracy"] > 0.93 and none["best epoch"] <= 30
+
+
+def test_lesson3_dropout_raises_validation_accuracy_up_to_p_08_and_shrinks_the_gap(overfitting):
+    """claim L3.3 (monotone from 0 to 0.8, in every seed) and claim L3.4 (p = 0.8 trains to
+    about the share of right labels, 0.8 +- 0.05, with a negative gap; p = 0.5 still learns
+    some wrong labels: above 90% training accuracy)."""
+    for runs in _by_seed(overfitting).values():
+        accuracies = [runs[p]["val accuracy"] for p in (0.0, 0.2, 0.5, 0.8)]
+        gaps = [runs[p]["accuracy gap"] for p in (0.0, 0.2, 0.5, 0.8)]
+        assert accuracies == sorted(accuracies) and gaps == sorted(gaps, reverse=True)
+        assert abs(runs[0.8]["train accuracy"] - 0.8) < 0.05 and runs[0.8]["accuracy gap"] < 0
+        assert runs[0.5]["train accuracy"] > 0.9
+    assert overfitting.values["best_p"] == 0.8
     assert overfitting.values["verdict"].startswith("overfitting")
+    verdicts = {float(p): v for p, v in overfitting.values["verdicts"].items()}
+    assert verdicts[0.0].startswith("overfitting") and verdicts[0.8].startswith("good")
+    assert verdicts[0.95].startswith("underfitting")
+
+
+def test_lesson3_too_much_dropout_underfits_near_a_guess_and_plateaus_at_one_class(overfitting):
+    """claim L3.5: at p = 0.95, training and validation accuracy below 60% and the loss near
+    ln 3 in every seed; a stretch at about one third (one class for every sample); still
+    learning at the end (training accuracy higher in the last 20 epochs than 40 before).
+    And the loss plot's title: validation loss lowest at moderate p (0.5 or 0.8)."""
+    import math
+    for runs in _by_seed(overfitting).values():
+        assert runs[0.95]["train accuracy"] < 0.6 and runs[0.95]["val accuracy"] < 0.6
+        assert abs(runs[0.95]["val loss"] - math.log(3)) < 0.1
+        losses = {p: row["val loss"] for p, row in runs.items()}
+        assert min(losses, key=losses.get) in (0.5, 0.8)
+    assert all(abs(low - 1 / 3) < 0.05 for low in overfitting.values["plateau"])
+    assert sum(gain > 0 for gain in overfitting.values["late_gain"]) >= 2
 
 
 def test_lesson3_metrics_match_the_worked_example_and_the_library(overfitting):
@@ -126,5 +209,23 @@ def test_lesson3_metrics_match_the_worked_example_and_the_library(overfitting):
     assert v["matrix"] == [v["counts"][:2], v["counts"][2:]]
 
 
+def test_lesson3_dropout_barely_changes_the_confusion_matrix_on_clean_data(overfitting):
+    """claim L3.6: 2 of the 169 validation biopsies move between cells."""
+    v = overfitting.values
+    assert v["differing"] == 2 and v["validation"] == 169
+    assert v["matrices"]["with Dropout(0.3)"] == [v["counts"][:2], v["counts"][2:]]
+
+
 def test_lesson3_leakage_inflates_validation_accuracy(overfitting):
     assert overfitting.values["leaky"] > overfitting.values["honest"] + 0.1
+
+
+def test_every_claim_in_a_lesson_has_a_test():
+    """Every ``claim Lx.y`` marked in a lesson is named by a test's docstring here, and back."""
+    import nbformat
+    marked = set()
+    for path in sorted(LESSONS.glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            marked |= set(re.findall(r"claim (L\d\.\d+)", cell.source))
+    tested = set(re.findall(r"claim (L\d\.\d+)", Path(__file__).read_text().split("def test_every_claim")[0]))
+    assert marked and marked == tested, {"untested": marked - tested, "not in a lesson": tested - marked}
