@@ -391,6 +391,8 @@ def grader_calls(source: str):
                     found.append((node.args[0].value, target, keyword.value.id, ""))
         elif func == "check_pipeline" and len(names) == 2:
             found.append(("pipeline", "pipeline", names[0], names[1]))
+        elif func == "check_overfitting" and len(names) == 1:
+            found.append(("overfitting", "overfitting", names[0], ""))
     return found
 
 
@@ -415,7 +417,7 @@ class VerifyChecks(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         from .checks import CHECKS
-        from .remote import Request, verify_notebook
+        from .remote import OUTCOMES, Request, verify_notebook
 
         # Cells from where the kernel was given up on stay "not run": a dead or hung kernel
         # costs the rest of the notebook, and the sandbox runs only what came before.
@@ -423,7 +425,7 @@ class VerifyChecks(NbGraderPreprocessor):
         plan = {}
         for index, cell in enumerate(nb.cells[:end]):
             if _is_test(cell):
-                calls = [c for c in grader_calls(cell.source) if c[0] == "pipeline" or c[0] in CHECKS]
+                calls = [c for c in grader_calls(cell.source) if c[0] in OUTCOMES or c[0] in CHECKS]
                 if calls:
                     plan[index] = [Request(*c) for c in calls]
         if not plan:
@@ -462,12 +464,14 @@ class VerifyChecks(NbGraderPreprocessor):
 
     @staticmethod
     def _outcome(results, failed):
+        from .remote import OUTCOMES
+
         if not failed:
             text = "".join(f"{r.name}: passed (verified outside the notebook's kernel)\n" for r in results)
             return new_output("stream", name="stdout", text=text)
         lines = []
         for r in failed:
-            what = "pipeline check" if r.target == "pipeline" else f"{r.target} check '{r.name}'"
+            what = f"{r.target} check" if r.target in OUTCOMES else f"{r.target} check '{r.name}'"
             lines.append(f"{what} failed: {r.message}")
             if r.hint:
                 lines.append(f"hint: {r.hint}")

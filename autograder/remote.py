@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import time
+import zlib
 from dataclasses import dataclass, field
 
 import torch
@@ -252,7 +253,8 @@ REMOTE_SUBJECTS = {"function": RemoteFunctionSubject, "module": RemoteModuleSubj
 class Request:
     """One grade cell's question: run ``check`` on the notebook's ``name`` (a ``target``).
 
-    ``check`` is a name in :data:`~autograder.checks.CHECKS`, or ``"pipeline"``
+    ``check`` is a name in :data:`~autograder.checks.CHECKS`, or ``"overfitting"`` (Part 3's
+    outcome check of the layer ``name``), or ``"pipeline"``
     for the Part 3 check of ``name`` (the model) built with ``module``.
     """
     check: str
@@ -296,6 +298,33 @@ def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> Ch
                        time.perf_counter() - start)
 
 
+def _overfitting(code: SandboxedCode, request: Request, device: torch.device) -> CheckResult:
+    """Part 3's outcome check: the training loop here, the student's layer in the sandbox.
+
+    Each forward and backward pass through the two dropout slots is a round trip, so
+    the student's code shapes the masks and their gradients, and nothing it says about
+    the result is taken on trust: the accuracies are measured here.
+    """
+    from . import overfitting
+
+    start = time.perf_counter()
+    message = ""
+    try:
+        subject = RemoteModuleSubject(code, request.name, zlib.crc32(b"overfitting"))
+        mine = overfitting.train(lambda: subject.make(overfitting.P), device)
+        overfitting.judge(mine, overfitting.baseline(str(device)))
+    except (CheckFailed, StudentError) as failed:
+        message = str(failed)
+    except (KeyError, TypeError, ValueError, RuntimeError) as odd:
+        message = f"training with your Dropout failed: {type(odd).__name__}: {odd}"
+    return CheckResult("overfitting", "overfitting", not message, 0, 0, message, "",
+                       time.perf_counter() - start)
+
+
+#: Grade cells judged by an outcome rather than by one of CHECKS: how each is answered.
+OUTCOMES = {"pipeline": _pipeline, "overfitting": _overfitting}
+
+
 def verify_notebook(cells: list[str], requests: list[Request], device=None,
                     load_timeout: float = 60.0, jail_spec: dict | None = None) -> Verification:
     """Run ``cells`` in a sandbox and answer every request from this process.
@@ -311,8 +340,8 @@ def verify_notebook(cells: list[str], requests: list[Request], device=None,
     impls: dict[str, RemoteImpl] = {}
     try:
         for request in requests:
-            if request.check == "pipeline":
-                outcome.results[request] = _pipeline(code, request, device)
+            if request.check in OUTCOMES:
+                outcome.results[request] = OUTCOMES[request.check](code, request, device)
                 continue
             check = CHECKS[request.check]
             impl = impls.setdefault(request.name, RemoteImpl(code, request.name))

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from autograder import CHECKS, check_dropout
+from autograder.overfitting import check_overfitting
 from autograder.pipeline import check_pipeline
 from instructors.submissions import answers_for, reference_answers, samples
 
@@ -91,6 +92,7 @@ def test_reference_solution_scores_full_marks(device):
     report = check_dropout(ns["dropout"], ns["Dropout"], device=device)
     assert report.failed() == []
     check_pipeline(ns["model"], ns["Dropout"])
+    check_overfitting(ns["Dropout"])
 
 
 # Hostile samples (those expecting a fault) patch torch itself: they run only through
@@ -106,10 +108,12 @@ def test_each_sample_fails_exactly_the_checks_it_declares(sample):
             failed |= {f"test_{r.target}_{r.name}" for r in report.failed()}
         else:
             failed |= {f"test_{target}_{c}" for c, check in CHECKS.items() if target in check.targets}
-    try:
-        check_pipeline(ns["model"], ns["Dropout"])
-    except Exception:  # noqa: BLE001 - CheckFailed, or the student's own error: the cell fails
-        failed.add("test_pipeline")
+    for grade_id, check in (("test_pipeline", lambda: check_pipeline(ns["model"], ns["Dropout"])),
+                            ("test_overfitting", lambda: check_overfitting(ns["Dropout"]))):
+        try:
+            check()
+        except Exception:  # noqa: BLE001 - CheckFailed, or the student's own error: the cell fails
+            failed.add(grade_id)
     assert failed == sample.expect_fail
 
 

@@ -182,7 +182,7 @@ def test_a_student_solves_the_assignment_in_jupyterlab_and_it_grades_to_full_mar
     assert "ada" in fully_graded(course, ASSIGNMENT)
     from instructors.analytics import class_scores
     scores, max_points = class_scores(course, ASSIGNMENT)
-    assert scores.loc["ada"].sum() == max_points.sum() == 24
+    assert scores.loc["ada"].sum() == max_points.sum() == 26
 
 
 def test_a_buggy_solution_shows_the_self_checks_hint_on_screen(lab, page):
@@ -217,7 +217,7 @@ def test_nbgrader_extensions_load_and_the_formgrader_lists_the_assignments(lab, 
 
 
 @pytest.mark.parametrize("lesson, figures", [("01_train_vs_eval", 2), ("02_pipeline_trace", 1),
-                                             ("03_overfitting_gaps", 3)])
+                                             ("03_overfitting_gaps", 3), ("04_mc_dropout", 2)])
 def test_each_lesson_runs_in_jupyterlab_and_its_plots_appear(lab, page, lesson, figures):
     _open_notebook(page, lab, f"notebooks/{lesson}.ipynb")
     _run_all_and_wait(page)

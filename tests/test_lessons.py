@@ -43,6 +43,7 @@ def train_vs_eval():
         "errors": "errors", "same_mask_with_seed": "same_mask_with_seed",
         "shares": "dict(zip(rates, shares))",
         "distinct": "distinct_predictions", "active": "active_units", "ensemble_gap": "ensemble_gap",
+        "train_values": "sorted(set(output_train.tolist()))", "eval_values": "output_eval.tolist()",
     })
 
 
@@ -51,7 +52,9 @@ def test_lesson1_runs_and_its_plots_are_labelled(train_vs_eval):
 
 
 def test_lesson1_dropout_zeroes_p_and_keeps_the_mean(train_vs_eval):
+    """claim L1.4: on four ones, training mode gives only 0s and 2s, eval mode the ones back."""
     v = train_vs_eval.values
+    assert set(v["train_values"]) <= {0.0, 2.0} and v["eval_values"] == [1.0] * 4
     assert abs(v["zero_share"] - 0.5) < 0.01 and abs(v["mean_after"] - 1) < 0.02
     assert all(abs(share - float(p)) < 0.01 for p, share in v["shares"].items())
 
@@ -85,6 +88,8 @@ def pipeline_trace():
         "gaps": "(history['train accuracy'] - history['val accuracy']).tolist()",
         "on_minus_off": "(history['train loss (dropout on)'] - history['train loss']).tolist()",
         "loss_gap": "history['val loss'].iloc[-1] - history['train loss'].iloc[-1]",
+        "zero_shares": "{mode: t['share of zeros'].tolist() for mode, t in "
+                       "(('train', train_trace), ('eval', eval_trace))}",
     })
 
 
@@ -101,7 +106,10 @@ def test_lesson2_runs_and_its_plots_are_labelled(pipeline_trace):
 
 
 def test_lesson2_traces_the_five_stages_with_their_shapes(pipeline_trace):
+    """claim L2.4: the Linear stages give no exact zeros; claim L2.5: ReLU zeroes roughly half."""
     v = pipeline_trace.values
+    for shares in v["zero_shares"].values():  # stages: input, dropout, linear, relu, linear
+        assert shares[2] == 0 and shares[4] == 0 and 0.4 < shares[3] < 0.6
     assert v["shapes"] == [[1000, 20], [1000, 20], [1000, 10], [1000, 10], [1000, 3]]
     assert abs(v["zero_train"] - 0.3) < 0.015 and v["zero_eval"] == 0
 
@@ -218,6 +226,50 @@ def test_lesson3_dropout_barely_changes_the_confusion_matrix_on_clean_data(overf
 
 def test_lesson3_leakage_inflates_validation_accuracy(overfitting):
     assert overfitting.values["leaky"] > overfitting.values["honest"] + 0.1
+
+
+@pytest.fixture(scope="module")
+def mc_dropout():
+    return run_lesson(LESSONS / "04_mc_dropout.ipynb", {
+        "eval_accuracy": "eval_accuracy", "mc_accuracy": "mc_accuracy",
+        "median_right": "median_right", "median_wrong": "median_wrong", "kept_accuracy": "kept_accuracy",
+        "eval_ece": "eval_ece", "mc_ece": "mc_ece", "mc_confidence": "mc_confidence",
+        "wrong": "int((~right).sum())", "confident_share": "confident_share",
+    })
+
+
+def test_lesson4_runs_and_its_plots_are_labelled(mc_dropout):
+    _check_clean_run_and_labelled_figures(mc_dropout, 2)
+
+
+def test_lesson4_the_mc_mean_is_as_accurate_and_its_spread_flags_the_mistakes(mc_dropout):
+    """claim L4.1: MC and eval accuracy within 2 points; claim L4.2: the median spread of a wrong
+    prediction is at least twice that of a right one; claim L4.3: referring the least certain
+    tenth removes most of the mistakes (the error rate of the rest under half the overall one)."""
+    v = mc_dropout.values
+    assert abs(v["mc_accuracy"] - v["eval_accuracy"]) < 0.02 and v["wrong"] >= 5
+    assert v["median_wrong"] >= 2 * v["median_right"]
+    assert 1 - v["kept_accuracy"] < 0.5 * (1 - v["mc_accuracy"])
+
+
+def test_lesson4_the_eval_pass_is_better_calibrated_and_the_mc_mean_underconfident(mc_dropout):
+    """claim L4.4: most eval predictions above 0.9 confidence; the eval pass's ECE is the smaller;
+    the MC prediction's mean confidence is below its accuracy."""
+    v = mc_dropout.values
+    assert v["confident_share"] > 0.5
+    assert v["eval_ece"] < v["mc_ece"] < 0.1
+    assert v["mc_confidence"] < v["mc_accuracy"]
+
+
+@pytest.mark.parametrize("name", ["train_vs_eval", "pipeline_trace", "overfitting", "mc_dropout"])
+def test_every_lesson_ends_with_predict_then_run_exercises_that_wait_for_a_guess(name, request):
+    lesson = request.getfixturevalue(name)
+    cells = [c for c in lesson.notebook.cells if c.cell_type == "code" and "reveal(prediction" in c.source]
+    assert len(cells) >= 3
+    assert cells[-1] is [c for c in lesson.notebook.cells if c.cell_type == "code"][-1]
+    for cell in cells:
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert "Write your prediction first" in text, cell.source
 
 
 def test_every_claim_in_a_lesson_has_a_test():

@@ -48,8 +48,39 @@ def test_format_check_reports_problems_without_grading(capsys):
 def test_every_question_is_worth_one_point_and_its_key_is_hidden():
     source = nbformat.read(SOURCE, as_version=4)
     graded = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert [c.metadata.nbgrader.grade_id for c in graded] == [f"test_q{i}" for i in range(1, 11)]
+    assert [c.metadata.nbgrader.grade_id for c in graded] == [f"test_q{i}" for i in range(1, 14)]
     assert all(c.metadata.nbgrader.points == 1 for c in graded)
     released = RELEASE.read_text()
     assert "check_choice(" not in released and "correct=" not in released
     assert 'q1 = \\"C\\"' not in released
+
+
+def _choices():
+    """{question: (right letter, {letter: option text})} for every multiple-choice question."""
+    import re
+    cells = nbformat.read(SOURCE, as_version=4).cells
+    texts = {c.metadata["nbgrader"]["grade_id"][:-5]: c.source for c in cells
+             if c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_text")}
+    found = {}
+    for cell in cells:
+        key = re.search(r'check_choice\("(q\d+)", .*correct="([A-D])"', cell.source)
+        if key:
+            options = dict(re.findall(r"^\* ([A-D])\. (.*(?:\n  .*)*)", texts[key.group(1)], re.M))
+            found[key.group(1)] = (key.group(2), {k: " ".join(v.split()) for k, v in options.items()})
+    return found
+
+
+def test_the_right_option_is_not_the_longest_more_often_than_chance():
+    """A student who always picks the longest option must not beat guessing."""
+    choices = _choices()
+    assert len(choices) >= 10 and all(len(options) == 4 for _, options in choices.values())
+    longest = [q for q, (right, options) in choices.items()
+               if len(options[right]) == max(len(text) for text in options.values())]
+    assert len(longest) <= len(choices) / 4, longest
+
+
+def test_the_quiz_asks_about_no_grad_leakage_and_underfitting_with_explanations():
+    text = SOURCE.read_text()
+    for topic in ("no_grad", "leaks validation information", "underfits"):
+        assert topic in text
+    assert len(_choices()) + 3 >= 13  # ten or more questions, the three numeric ones included

@@ -239,3 +239,18 @@ def test_the_module_is_built_changed_and_described_in_the_sandbox():
     verification = verify_notebook([SETUP, lazy], requests)
     assert failed(verification) == {("module", "construction")}
     assert "was constructed without an error" in message(verification, "module", "construction")
+
+
+def test_the_overfitting_outcome_is_measured_here_with_the_layer_in_the_sandbox():
+    """Part 3's outcome: the training loop runs in the grader, each pass through the student's
+    layer in the sandbox; a layer that is never switched off in eval mode fails with the numbers."""
+    request = Request("overfitting", "overfitting", "Dropout")
+    good = verify_notebook([SETUP, CORRECT], [request])
+    assert failed(good) == set()
+    always_on = CORRECT.replace("return dropout(x, self.p, self.training, self.inplace)",
+                                "return dropout(x, self.p, True, self.inplace)")
+    assert always_on != CORRECT
+    bad = verify_notebook([SETUP, always_on], [request])
+    assert failed(bad) == {("overfitting", "overfitting")}
+    text = message(bad, "overfitting", "overfitting")
+    assert "without dropout the gap is" in text and "torch's nn.Dropout(0.8)" in text

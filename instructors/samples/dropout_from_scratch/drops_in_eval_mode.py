@@ -1,6 +1,6 @@
 # about: ignores training=False, so dropout stays on at evaluation time
 # copies: 4
-# expect-fail: test_function_eval_mode test_module_forward test_module_train_eval_toggle test_pipeline
+# expect-fail: test_function_eval_mode test_module_forward test_module_train_eval_toggle test_overfitting test_pipeline
 # %% dropout_function
 def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout, like torch.nn.functional.dropout."""
