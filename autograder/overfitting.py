@@ -97,9 +97,10 @@ def judge(mine: dict, base: dict) -> None:
 def check_overfitting(Dropout, device=None) -> None:
     """For the grade cell: train with the student's Dropout(P) in the notebook's kernel."""
     from .device import grading_device
+    from .runner import forked_rng
 
     device = str(device or grading_device())
-    with torch.random.fork_rng(devices=[]):
+    with forked_rng(torch.device(device)):  # leave the student's random state as it was
         mine = train(lambda: Dropout(P), device)
         base = baseline(device)
     judge(mine, base)

@@ -26,7 +26,7 @@ from .untrusted.jail import JailError
 from .untrusted.sandbox import Sandbox, SandboxGone
 from .runner import CheckTimeout, run_check
 from .subject import (CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
-                      arguments_text)
+                      invoke_text, make_text)
 
 #: Seconds one request to the sandbox may take (one call of the student's code).
 CALL_TIME_LIMIT = 10.0
@@ -202,7 +202,7 @@ class RemoteFunctionSubject(_Remote, FunctionSubject):
         self._connect(code, name, "function", seed)
 
     def invoke(self, x, args=(), kwargs=None) -> torch.Tensor:
-        call = f"dropout({', '.join(['x', arguments_text(args, kwargs)]).rstrip(', ')})"
+        call = invoke_text(args, kwargs)
         reply = self._request("invoke", call, subject=self.key, x=x, args=list(args),
                               kwargs=dict(kwargs or {}))
         return self._tensor(reply, x, call)
@@ -234,7 +234,7 @@ class RemoteModuleSubject(_Remote, ModuleSubject):
         self._connect(code, name, "module", seed)
 
     def make(self, *args, **kwargs) -> nn.Module:
-        call = f"Dropout({arguments_text(args, kwargs)})"
+        call = make_text(args, kwargs)
         reply = self._request("make", call, subject=self.key, args=list(args), kwargs=kwargs)
         return RemoteModule(self, reply["module"], reply["training"], call)
 
@@ -242,7 +242,7 @@ class RemoteModuleSubject(_Remote, ModuleSubject):
         self._request("set", f"setting .{name} = {value!r}", module=module._key, name=name, value=value)
 
     def describe(self, *args, **kwargs) -> dict:
-        return self._request("describe", f"Dropout({arguments_text(args, kwargs)})", subject=self.key,
+        return self._request("describe", make_text(args, kwargs), subject=self.key,
                              args=list(args), kwargs=kwargs)["info"]
 
 

@@ -26,7 +26,8 @@ from .subject import (CheckFailed, CheckTimeout, CodeCrashed, FunctionSubject, M
 TARGETS = {"function": FunctionSubject, "module": ModuleSubject}
 
 
-def _forked_rng(device: torch.device):
+def forked_rng(device: torch.device):
+    """torch.random.fork_rng for the generator of ``device``: grading leaves the student's state alone."""
     if device.type == "cuda":
         return torch.random.fork_rng(devices=[device.index or torch.cuda.current_device()])
     if device.type == "mps":
@@ -107,7 +108,7 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
     ctx = Context(device, devices.supported_dtypes(str(device)), seed)
     message, hint, notes = "", check.hint, ()
     start = time.perf_counter()
-    with _forked_rng(device), warnings.catch_warnings(record=True) as caught:
+    with forked_rng(device), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.manual_seed(seed)
         try:

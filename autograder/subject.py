@@ -86,9 +86,18 @@ class Subject:
         return torch.stack([self(x.clone(), p) for _ in range(n)])
 
 
-def arguments_text(args=(), kwargs=None) -> str:
-    """How a call's arguments read in a message: ``0.2, inplace=True``."""
-    return ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()])
+def _arguments(args=(), kwargs=None) -> list[str]:
+    return [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
+
+
+def invoke_text(args=(), kwargs=None) -> str:
+    """How a call of the function reads in a message: ``dropout(x, 0.2, inplace=True)``."""
+    return f"dropout({', '.join(['x', *_arguments(args, kwargs)])})"
+
+
+def make_text(args=(), kwargs=None) -> str:
+    """How constructing the module reads in a message: ``Dropout(p=0.2)``."""
+    return f"Dropout({', '.join(_arguments(args, kwargs))})"
 
 
 class FunctionSubject(Subject):
@@ -104,7 +113,7 @@ class FunctionSubject(Subject):
 
     def invoke(self, x, args=(), kwargs=None) -> torch.Tensor:
         """Call with exactly these arguments after x: how defaults and keywords are checked."""
-        call = f"dropout({', '.join(['x', arguments_text(args, kwargs)]).rstrip(', ')})"
+        call = invoke_text(args, kwargs)
         out = self.run(lambda: self.impl(x, *args, **(kwargs or {})), call)
         if not isinstance(out, torch.Tensor):
             raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor")
@@ -130,7 +139,7 @@ class ModuleSubject(Subject):
 
     def make(self, *args, **kwargs) -> nn.Module:
         """A fresh instance, ``Dropout(*args, **kwargs)``, constructed under the watch."""
-        return self.run(lambda: self.impl(*args, **kwargs), f"Dropout({arguments_text(args, kwargs)})")
+        return self.run(lambda: self.impl(*args, **kwargs), make_text(args, kwargs))
 
     def set(self, module: nn.Module, name: str, value) -> None:
         """``module.<name> = value``, as a user changes ``p`` of a layer in a built model."""

@@ -52,10 +52,7 @@ def bugs_in_process(repeats: int) -> None:
         for bug in BUGS:
             times.setdefault(bug.name, []).append(timed(False, **_impls(bug))[0])
             base[bug.kind].append(timed(**reference[bug.kind])[0])
-    base = {kind: statistics.median(t) for kind, t in base.items()}
-    ratios = sorted(((statistics.median(times[b.name]) / base[b.kind], b) for b in BUGS),
-                    key=lambda rb: -rb[0])
-    _print_ratios("in process", ratios, base)
+    _print_ratios("in process", times, base)
 
 
 def bugs_sandboxed(repeats: int) -> None:
@@ -79,13 +76,14 @@ def bugs_sandboxed(repeats: int) -> None:
             times.setdefault(bug.name, []).append(verify(bug.name, bug.kind))
             reference = "dropout_rand" if bug.kind == "function" else "DropoutReference"
             base[bug.kind].append(verify(reference, bug.kind))
+    _print_ratios("sandboxed", times, base)
+
+
+def _print_ratios(where: str, times: dict, base: dict) -> None:
+    """Each bug's median time over its reference's (same target, same run), slowest first."""
     base = {kind: statistics.median(t) for kind, t in base.items()}
     ratios = sorted(((statistics.median(times[b.name]) / base[b.kind], b) for b in BUGS),
                     key=lambda rb: -rb[0])
-    _print_ratios("sandboxed", ratios, base)
-
-
-def _print_ratios(where: str, ratios, base) -> None:
     worst = ratios[0][0]
     print(f"{len(ratios)} bugs of tests/corpus.py, {where}: reference suite {base['function']:.3f} s "
           f"(function), {base['module']:.3f} s (module); slowest bug {worst:.2f}x its reference "

@@ -131,7 +131,7 @@ class _Server:
         return {"grad": grads[0]}
 
     def op_invoke(self, subject: int, x, args: list, kwargs: dict) -> dict:
-        before = x.clone()
+        _, x, before = self._input(x, requires_grad=False)
         out = self.subjects[subject].invoke(x, tuple(args), kwargs)
         return self._tensor_reply(out, x, None, before)
 
