@@ -4,6 +4,9 @@ The course follows nbgrader's standard layout: source/<assignment>/ holds the
 instructor versions, release/ the student versions nbgrader generates from them,
 submitted/, autograded/ and feedback/ are nbgrader's working folders.
 """
+from importlib.util import find_spec
+from pathlib import Path
+
 c = get_config()  # noqa: F821 - injected by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "dropout101"
@@ -76,3 +79,39 @@ c.LimitOutput.max_traceback = 60
 # `nbgrader export` adds a `faults` column: what grading found wrong with each run
 # (tampering, a dead or hung kernel, a crash), next to the score.
 c.ExportApp.plugin_class = "instructors.faults.FaultsCsvExportPlugin"
+
+# Feedback (autograder/feedback/): nbgrader's GenerateFeedback with this course's summary at
+# the top of every file (the score per part, each check to fix in the order to fix it, the
+# faults in plain words), each graded cell named by its check, and math drawn as MathML so
+# the file reads the same with no network. `nbgrader generate_feedback` and the formgrader's
+# "Generate Feedback" both make it.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback.preprocessors.FeedbackSummary",
+    "autograder.feedback.preprocessors.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+c.GenerateFeedback.exporter_class = "autograder.feedback.exporter.FeedbackExporter"
+c.FeedbackExporter.template_name = "course_feedback"
+# Hidden tests stay hidden in the feedback (nbgrader's open request 917): the verdict, its
+# message and hint are shown, the test's code is not. This course's messages already say
+# what differed from torch and what to try, which is what a student needs to fix the code;
+# the hidden tests' inputs and the quiz's answer keys are what lets the course reuse its
+# assignments next term. Set False to show students every test as it ran.
+c.HideHiddenTests.enabled = True
+# The formgrader's page of each submission shows the faults grading found (tampering, a
+# timeout, a dead kernel) above the notebook: nbgrader's formgrade template, extended.
+# Templates are found by name in these folders: this course's and nbgrader's own.
+def _folder(package, *parts):
+    """A folder inside an installed package, found without importing it (torch loads slowly)."""
+    spec = find_spec(package)
+    if spec is None:
+        raise ImportError(f"this course's nbgrader_config.py needs the {package!r} package: install "
+                          f"the course (scripts/setup.sh, or pip install -e . in its folder)")
+    return str(Path(spec.origin).parent.joinpath(*parts))
+
+
+_NBGRADER_TEMPLATES = _folder("nbgrader", "server_extensions", "formgrader", "templates")
+c.HTMLExporter.template_name = "course_formgrade"
+c.HTMLExporter.extra_template_basedirs = [_folder("autograder", "feedback", "templates"), _NBGRADER_TEMPLATES]
+c.HTMLExporter.extra_template_paths = [_NBGRADER_TEMPLATES]  # for "formgrade/index.html.j2"

@@ -40,6 +40,7 @@ from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicode
 from traitlets.config import Configurable
 
+from .feedback.summary import check_label
 from .untrusted import forked_kernel, jail, launch
 
 FAULTS = "autograder"  # key in resources and in the notebook's metadata
@@ -119,6 +120,7 @@ class RestoreCellMetadata(NbGraderPreprocessor):
             graded_cells = {c.name: c for c in notebook.grade_cells + notebook.task_cells}
             solutions = {c.name for c in notebook.solution_cells}
             for cell in nb.cells:
+                cell.metadata.pop(FAULTS, None)  # only grading writes verdicts (VerifyChecks)
                 meta = cell.metadata.get("nbgrader")
                 if not meta:
                     cell.metadata.pop("nbgrader", None)  # DeduplicateIds leaves {} on a duplicate
@@ -445,6 +447,10 @@ class VerifyChecks(NbGraderPreprocessor):
             kernel_passed = not any(o.output_type == "error" for o in cell.outputs)
             failed = [r for r in results if not r.passed]
             cell.outputs = [self._outcome(results, failed)]
+            # The same verdicts as data, for the feedback's summary (autograder/feedback).
+            cell.metadata[FAULTS] = {"checks": [
+                {"check": check_label(r.target, r.name), "passed": r.passed, "message": r.message,
+                 "hint": r.hint} for r in results]}
             if failed and kernel_passed:
                 grade_id = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
                 why = (f"tampering: {grade_id} passed in the notebook's kernel but failed when "

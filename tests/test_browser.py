@@ -226,3 +226,114 @@ def test_each_lesson_runs_in_jupyterlab_and_its_plots_appear(lab, page, lesson, 
     assert page.locator(f"{NOTEBOOK} [data-mime-type='application/vnd.jupyter.error']").count() == 0
     page.locator(f"{NOTEBOOK} .jp-OutputArea-output img").first.scroll_into_view_if_needed()
     _shot(page, f"05-lesson-{lesson}")
+
+
+# --- feedback and the formgrader, as a student and an instructor open them ---------
+
+FEEDBACK_SAMPLES = ("no_scaling", "syntax_error", "reference", "patches_comparisons")
+
+
+@pytest.fixture(scope="module")
+def graded(lab):
+    """The lab's course with four submissions autograded and given feedback, as grade_class does."""
+    from instructors.demo import hand_in
+    from instructors.grade_class import grade_class
+    from instructors.submissions import samples
+
+    _, _, course = lab
+    chosen = [s for s in samples(ASSIGNMENT) if s.name in FEEDBACK_SAMPLES]
+    for sample in chosen:
+        sample.copies = 1
+    hand_in(course, ASSIGNMENT, chosen)
+    outcome = grade_class(course, ASSIGNMENT, jobs=2, progress=False, only=[f"{s}-1" for s in FEEDBACK_SAMPLES])
+    assert outcome.failed == {}
+    return course
+
+
+def _open_feedback_offline(page, course, student: str) -> list[str]:
+    """Open a student's feedback file with every request off the file refused; return those refused."""
+    refused = []
+
+    def route(r):
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    path = course.root / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    page.goto(path.as_uri())
+    page.wait_for_selector("#summary")
+    return refused
+
+
+def _summary_text(page) -> str:
+    return " ".join(page.locator("#summary").inner_text().split())
+
+
+def test_a_buggy_submissions_feedback_leads_with_the_failed_check_its_points_message_and_hint(graded, page):
+    refused = _open_feedback_offline(page, graded, "no_scaling-1")
+    top = _summary_text(page)
+    page.locator("#summary").screenshot(path=str(ARTIFACTS / "06-feedback-summary-buggy.png"))
+    fixes = page.locator(".summary-fix > li").all_inner_texts()
+    assert [f.split()[0] for f in fixes] == ["function_scaling", "module_forward"]
+    assert "0 / 2" in fixes[0] and "kept values scaled by 1.000; torch scales them by 1/(1-p) = 1.429 for p=0.3" in fixes[0]
+    assert "Hint: Inverted dropout scales the survivors by 1/(1-p)" in fixes[0]
+    assert "stands on function_scaling" in fixes[1]
+    assert "Part 1: the function 12 / 14 1 check to fix" in top and "Part 3: your Dropout in a network 4 / 4 all passed" in top
+    assert "function_scaling 0 / 2 every kept value equals x/(1-p)" in top      # the index names the check
+    assert "Test cell" not in page.locator("body").inner_text()
+    assert refused == []
+    # the feedback keeps hidden tests hidden, and its verdict
+    assert "assert_check(" not in page.content() and "hidden test: its code is not shown" in page.content()
+    # math is drawn, not left as LaTeX, with no network
+    assert page.evaluate("document.querySelector('math').getBoundingClientRect().height") > 10
+    assert "$$" not in page.locator("body").inner_text() and "\\frac" not in page.locator("body").inner_text()
+    # long self-check lines wrap inside their box
+    overflow = page.evaluate("""() => [...document.querySelectorAll('div.output_subarea pre')]
+        .filter(p => p.scrollWidth > p.clientWidth + 1).length""")
+    assert page.locator("div.output_subarea pre").count() > 0 and overflow == 0
+    page.locator("math").first.scroll_into_view_if_needed()
+    _shot(page, "07-feedback-math-offline")
+
+
+def test_a_crashing_submissions_feedback_says_first_which_cell_raised(graded, page):
+    assert _open_feedback_offline(page, graded, "syntax_error-1") == []
+    page.locator("#summary").screenshot(path=str(ARTIFACTS / "08-feedback-summary-crash.png"))
+    first = page.locator(".summary-fix > li").first.inner_text()
+    assert first.split()[0] == "dropout_function" and "ERROR IN YOUR CODE" in first.upper()
+    assert "this cell raised SyntaxError" in first and ".py," not in first
+    kinds = page.locator(".summary-fix > li .fix-kind").all_inner_texts()
+    assert kinds[0].lower() == "error in your code" and kinds[1].lower() == "not defined"
+
+
+def test_a_perfect_submissions_feedback_says_so_at_once(graded, page):
+    assert _open_feedback_offline(page, graded, "reference-1") == []
+    top = _summary_text(page)
+    page.locator("#summary").screenshot(path=str(ARTIFACTS / "09-feedback-summary-perfect.png"))
+    assert "Every autograded check passed." in top and page.locator(".summary-fix").count() == 0
+    assert "Part 1: the function 14 / 14 all passed" in top and "Part 2: the module 8 / 8 all passed" in top
+
+
+def test_a_tampering_submission_shows_its_fault_to_the_student_and_in_the_formgrader(graded, lab, page):
+    assert _open_feedback_offline(page, graded, "patches_comparisons-1") == []
+    assert "function_scaling passed inside your notebook but failed when the grader ran the same check" \
+        in page.locator(".summary-faults").inner_text()
+    page.unroute("**/*")
+    from nbgrader.api import Gradebook
+    from instructors.grade_class import db_url
+
+    with Gradebook(db_url(graded.root)) as gradebook:
+        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "patches_comparisons-1").id
+        clean = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "reference-1").id
+    base, token, _ = lab
+    page.goto(f"{base}/formgrader/submissions/{submission}/?token={token}")
+    banner = page.wait_for_selector("#grading-faults", timeout=60_000)
+    text = banner.inner_text()
+    assert "Grading found 1 fault in this submission" in text
+    assert "tampering: test_function_scaling passed in the notebook's kernel but failed when verified" in text
+    banner.screenshot(path=str(ARTIFACTS / "10-formgrader-shows-tampering.png"))
+    page.goto(f"{base}/formgrader/submissions/{clean}/?token={token}")
+    page.wait_for_selector(".nbgrader_cell", timeout=60_000)
+    assert page.locator("#grading-faults").count() == 0

@@ -92,6 +92,22 @@ def test_quiz_feedback_explains_the_right_answer_and_credits_each_question(demo)
     assert "q3: B is not right; the answer is A." in text
 
 
+def test_every_feedback_file_opens_with_what_to_fix_and_keeps_the_hidden_tests_hidden(demo):
+    for student in demo.students:
+        page = demo.feedback(student.assignment, student.student).read_text()
+        summary = page[page.index('id="summary"'):page.index('id="notebook"')]
+        fix = re.search(r'<ol class="summary-fix">(.*?)</ol>', summary, re.S)
+        listed = set(re.findall(r'href="#([^"]+)"', fix.group(1))) if fix else set()
+        graded = {g for g in listed if g.startswith("test_")}
+        assert graded == student.sample.expect_fail, student.student
+        assert ("Every autograded check passed." in summary) == (not listed and not student.faults)
+        assert "assert_check(" not in page and "check_choice(" not in page and "correct=" not in page
+    crash = demo.of_sample("dropout_from_scratch", "syntax_error")[0].student
+    first = re.search(r'<ol class="summary-fix">\s*<li class="kind-(\S+)">.*?href="#([^"]+)"',
+                      demo.feedback("dropout_from_scratch", crash).read_text(), re.S)
+    assert first.groups() == ("crashed", "dropout_function")
+
+
 def test_report_counts_the_share_that_failed_each_check_and_why(demo):
     assignment = "dropout_from_scratch"
     scores, max_points = class_scores(demo.course, assignment)

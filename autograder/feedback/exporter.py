@@ -1,0 +1,71 @@
+"""The HTML exporter of this course's feedback: nbgrader's feedback page, readable offline.
+
+nbgrader's feedback template loads MathJax from a CDN, so on a laptop with no
+network a formula shows as raw LaTeX. Here math is rendered to MathML when the
+file is made (browsers draw MathML themselves), the page carries no script, and
+the template (``templates/course_feedback``) puts the summary of
+:mod:`.summary` at the top.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from jinja2 import FileSystemLoader, pass_context
+from latex2mathml.converter import convert
+from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from traitlets import default
+
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>\s*", re.S | re.I)
+
+
+def mathml(latex: str, display: str = "inline") -> str:
+    """``latex`` as MathML; where it cannot be converted, the LaTeX itself, shown as code."""
+    try:
+        return convert(latex.strip(), display=display)
+    except Exception:  # noqa: BLE001 - any unsupported macro: show the source, readable
+        return f'<code class="tex">{html.escape(latex.strip())}</code>'
+
+
+class MathMLRenderer(IPythonRenderer):
+    """nbconvert's Markdown renderer, with math written as MathML instead of left to MathJax."""
+
+    def block_math(self, body: str) -> str:
+        return mathml(body, "block")
+
+    def inline_math(self, body: str) -> str:
+        return mathml(body)
+
+    def latex_environment(self, name: str, body: str) -> str:
+        return mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", "block")
+
+
+def without_scripts(text: str) -> str:
+    """The HTML with every ``<script>`` element removed: feedback needs none and loads nothing."""
+    return _SCRIPT.sub("", text)
+
+
+class FeedbackExporter(HTMLExporter):
+    """``c.GenerateFeedback.exporter_class``: this course's template, math as MathML."""
+
+    @default("extra_loaders")
+    def _template_folders(self):
+        # Our template extends nbgrader's by its folder ("feedback/index.html.j2"), so the
+        # folders that hold templates are searched too; GenerateFeedback sets
+        # extra_template_paths for its own use, so they cannot go there.
+        return [FileSystemLoader(self.extra_template_basedirs)]
+
+    @pass_context
+    def markdown2html(self, context, source):
+        cell = context.get("cell", {})
+        renderer = MathMLRenderer(
+            escape=False, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links,
+            **self.lexer_options)
+        return MarkdownWithMath(renderer=renderer).render(source)
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("without_scripts", without_scripts)
