@@ -15,7 +15,11 @@ Measured side by side in one run on the same machine and the same submissions:
   3. the floor: a bare kernel start + `import torch` + the whole check suite,
      once per submission, spread over the cores; the grader's time over it;
   4. the check suite per implementation (benchmarks/engine.py);
-  5. all lessons executed headless (benchmarks/lessons.py).
+  5. all lessons executed headless (benchmarks/lessons.py);
+  6. the cluster path: grade_class --cluster on a Dask scheduler with two
+     workers on loopback (tests/servers.py), side by side with the local pool on
+     the same class, and what Dask adds per task. On one machine expect about 1x:
+     the cluster is for grading past one machine, and this is what that costs.
 Goals: at least 1.8x faster than sequential nbgrader with this course's config on
 2 cores, within 1.3x of the floor per submission, the jail at most 5% per
 submission, and every grade in the gradebook. The floor has no start-up of its
@@ -37,6 +41,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))   # tests/servers.py starts the loopback Dask cluster
 
 from instructors.course import Course  # noqa: E402
 from instructors.grade_class import fully_graded, grade_class  # noqa: E402
@@ -145,6 +150,22 @@ def parallel_autograde(course: Course, students: int, workers: int) -> tuple[flo
     return seconds, once_started(course, min(workers, students)), complete
 
 
+def cluster_autograde(root: Path, students: int, workers: int = 2) -> tuple[float, float, bool]:
+    """grade_class --cluster on a fresh loopback scheduler with ``workers`` one-thread workers."""
+    from servers import Cluster
+
+    dask = Cluster(root / "dask", workers=workers)
+    try:
+        course = make_class(root / "class", students)
+        start = time.perf_counter()
+        outcome = grade_class(course, ASSIGNMENT, feedback=False, progress=False, cluster=dask.address)
+        seconds = (time.perf_counter() - start) / students
+    finally:
+        dask.stop()
+    complete = len(fully_graded(course, ASSIGNMENT)) == students and not outcome.failed
+    return seconds, once_started(course, min(workers, students)), complete
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=16)
@@ -152,6 +173,7 @@ def main():
                         help="measure the grader and the floor only (for a whole class of 200: "
                              "plain nbgrader would take minutes more)")
     parser.add_argument("--skip-suites", action="store_true", help="skip the engine and lesson benchmarks")
+    parser.add_argument("--skip-cluster", action="store_true", help="skip the Dask cluster figures")
     parser.add_argument("--jail-repeats", type=int, default=2,
                         help="runs of grade_class with the jail and without it, in turns (least kept)")
     args = parser.parse_args()
@@ -179,6 +201,8 @@ def main():
         sandbox_free, sandbox_jailed = sandbox_start(False), sandbox_start(True)
         floor = floor_seconds(parallel, runs=3)
         floor_per_submission = floor / cores
+        if not args.skip_cluster:
+            dask, dask_started, dask_complete = cluster_autograde(Path(tmp) / "cluster", args.students)
 
     def verdict(met: bool) -> str:
         return "met" if met else "MISSED"
@@ -211,6 +235,14 @@ def main():
     startup = (ours - ours_started) * args.students
     print(f"   the grader's start-up, once per run: {startup:.1f} s; at this rate a class of 200 "
           f"would take {(startup + 200 * ours_started) / 200 / floor_per_submission:.2f}x the floor")
+    if not args.skip_cluster:
+        print(f"6. grade_class --cluster, 2 Dask workers on loopback: {dask:5.2f} s       {dask_started:5.2f} s "
+              f"per submission; every grade in the gradebook: {dask_complete}")
+        print(f"   cluster / local pool ({cores} workers):          {dask / ours:5.2f}x      "
+              f"{dask_started / ours_started:5.2f}x")
+        print(f"   what Dask and the coordinator add per task, once started: "
+              f"{(dask_started * 2 - ours_started * cores):+.2f} s (the task's files there and back, "
+              f"the scheduler, the gradebook written here)")
     if not args.skip_suites:
         import engine
         import lessons

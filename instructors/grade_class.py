@@ -197,12 +197,15 @@ def _prepare_gradebook(course: Course, assignment: str, students: list[str]) -> 
 
 
 def grade_class(course: Course, assignment: str, jobs: int | None = None, force: bool = False,
-                feedback: bool = True, progress: bool = True, only: list[str] | None = None) -> ClassGrading:
+                feedback: bool = True, progress: bool = True, only: list[str] | None = None,
+                cluster: str | None = None) -> ClassGrading:
     """Autograde (and give feedback on) every submission of ``assignment`` in parallel.
 
     ``only`` limits grading to those students. Submissions that cannot be graded
     as handed in (see :func:`submission_problems`) are reported in ``failed``
-    and left untouched in the gradebook.
+    and left untouched in the gradebook. With ``cluster`` (a Dask scheduler's
+    address) the submissions are graded there (:mod:`instructors.cluster`);
+    otherwise by ``jobs`` processes on this machine.
     """
     from tqdm import tqdm
 
@@ -232,30 +235,35 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
     done = set() if force else fully_graded(course, assignment)
     outcome.skipped = [s for s in students if s in done]
     todo = [s for s in students if s not in done]
-    cores = os.cpu_count() or 1
-    jobs = max(1, min(jobs or cores, len(todo) or 1))
-    env = course.env()
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     bar = tqdm(total=len(todo), unit="submission", desc=f"grading {assignment}", disable=not progress,
                dynamic_ncols=True)
-    # Fresh interpreters, not forks: a fork of a process that has run torch inherits a
-    # broken OpenMP thread pool, and the workers run torch to judge the checks.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                             initargs=(str(course.root), env, max(1, cores // jobs))) as pool:
-        futures = {pool.submit(_grade_one, assignment, s, feedback): s for s in todo}
-        for future in as_completed(futures):
-            try:
-                student, error, faults = future.result()
-            except Exception as crash:  # noqa: BLE001 - a dead worker must not stop the class
-                student, error, faults = futures[future], f"worker crashed: {type(crash).__name__}: {crash}", []
-            if faults:
-                outcome.faults[student] = faults
-            if error:
-                outcome.failed[student] = error
-            else:
-                outcome.graded.append(student)
-            bar.set_postfix(failed=len(outcome.failed), faults=len(outcome.faults))
-            bar.update()
-    bar.close()
+    course.logs.mkdir(exist_ok=True)
+    where = open(course.logs / "grade_class.log", "a")  # noqa: SIM115 - closed below
+
+    def graded(student: str, error: str, faults: list[str], worker: str) -> None:
+        if faults:
+            outcome.faults[student] = faults
+        if error:
+            outcome.failed[student] = error
+        else:
+            outcome.graded.append(student)
+        where.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {assignment}/{student} "
+                    f"{'failed' if error else 'graded'} on {worker or 'an unknown worker'}\n")
+        where.flush()
+        bar.set_postfix(failed=len(outcome.failed), faults=len(outcome.faults))
+        bar.update()
+
+    try:
+        if cluster:
+            from .cluster import grade_on_cluster
+
+            grade_on_cluster(course, assignment, todo, cluster, db_url(course.root), feedback, graded)
+        else:
+            _grade_here(course, assignment, todo, jobs, feedback, graded)
+    finally:
+        bar.close()
+        where.close()
     # Whatever a worker reported, the gradebook has the last word.
     missing = set(todo) - fully_graded(course, assignment) - set(outcome.failed)
     for student in sorted(missing):
@@ -264,6 +272,22 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
             outcome.graded.remove(student)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _grade_here(course: Course, assignment: str, todo: list[str], jobs: int, feedback: bool, graded) -> None:
+    """Grade ``todo`` with ``jobs`` worker processes on this machine."""
+    cores = os.cpu_count() or 1
+    # Fresh interpreters, not forks: a fork of a process that has run torch inherits a
+    # broken OpenMP thread pool, and the workers run torch to judge the checks.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                             initargs=(str(course.root), course.env(), max(1, cores // jobs))) as pool:
+        futures = {pool.submit(_grade_one, assignment, s, feedback): s for s in todo}
+        for future in as_completed(futures):
+            try:
+                student, error, faults = future.result()
+            except Exception as crash:  # noqa: BLE001 - a dead worker must not stop the class
+                student, error, faults = futures[future], f"worker crashed: {type(crash).__name__}: {crash}", []
+            graded(student, error, faults, "a local worker process")
 
 
 def export(course: Course, to: Path) -> Path:
@@ -284,6 +308,9 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true",
                         help="regrade students already fully graded in the gradebook")
     parser.add_argument("--no-feedback", action="store_true", help="skip generating feedback")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="grade on the Dask scheduler at ADDRESS (tcp://HOST:8786) instead of "
+                             "on this machine; see docs/scaling.md")
     parser.add_argument("--student", action="append", metavar="ID",
                         help="grade only this student (repeatable; default: everyone who handed in)")
     args = parser.parse_args(argv)
@@ -294,7 +321,7 @@ def main(argv=None) -> int:
     try:
         course = Course(args.course)
         outcome = grade_class(course, args.assignment, args.jobs, args.force, not args.no_feedback,
-                              only=args.student)
+                              only=args.student, cluster=args.cluster)
     except (NbgraderError, FileNotFoundError, JailUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ import nbformat
 import pytest
 
 from chromium import launched, skip_or_fail_without_chromium
+from servers import postgres
 from hub import (HUB_ENV, HUB_PREFIX, ROOT, Hub, HubUser, make_account, missing, remove_account,
                  server_environment, stale)
 from instructors.submissions import answers_for, fill, load_sample, reference_answers
@@ -76,6 +77,7 @@ class Term:
     denied: dict = field(default_factory=dict)        # what a student tried -> status
     inbound: list = field(default_factory=list)       # every submission the exchange holds
     export: str = ""                                  # the instructor's `nbgrader export`
+    gradebook: str = ""                               # the course's db_url: a PostgreSQL server
     grade_class: str = ""                             # what instructors.grade_class printed
     jail_probe: dict = field(default_factory=dict)    # what ada's code saw, graded by the formgrader
     server_env: dict = field(default_factory=dict)    # the instructor's server's environment
@@ -216,7 +218,15 @@ def _play_the_term(term: Term) -> None:
 
 
 @pytest.fixture(scope="module")
-def term():
+def gradebook():
+    """The term's gradebook: PostgreSQL, as a course on several machines keeps it (docs/scaling.md)."""
+    _skip_or_fail_without_a_hub()
+    with postgres() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def term(gradebook):
     _skip_or_fail_without_a_hub()
     base = Path(tempfile.mkdtemp(prefix="dropout-hub-"))
     base.chmod(0o755)   # every account must reach its home and the exchange under here
@@ -232,13 +242,15 @@ def term():
         course.mkdir()
         shutil.copytree(ROOT / "source", course / "source")
         shutil.copy(ROOT / "nbgrader_config.py", course)
+        with open(course / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.CourseDirectory.db_url = {gradebook!r}\n")
         subprocess.run(["chown", "-R", f"{NAMES['teacher']}:", str(course)], check=True)
         course.chmod(0o700)
         roster = base / "students.txt"
         roster.write_text("".join(f"{NAMES[w]}\n" for w in ("ada", "bo", "cy")))
         (base / "hub").mkdir()
         hub = Hub(base / "hub", NAMES["teacher"], roster, exchange)
-        played = Term(base, exchange, course, hub, accounts)
+        played = Term(base, exchange, course, hub, accounts, gradebook=gradebook)
         try:
             _play_the_term(played)
         except Exception as error:
@@ -288,6 +300,19 @@ def test_the_correct_resubmission_counts_not_the_buggy_first_one(term):
     ada = _submission(term, "ada")
     # 26 autograded points; the written answers wait for the instructor's hand.
     assert ada["autograded"] and ada["code_score"] == ada["max_code_score"] == 26, ada
+
+
+def test_the_term_keeps_its_gradebook_in_postgresql(term):
+    import sqlalchemy
+
+    assert not (term.course / "gradebook.db").exists()
+    engine = sqlalchemy.create_engine(term.gradebook)
+    with engine.connect() as db:
+        students = db.execute(sqlalchemy.text(
+            "select student.id from submitted_assignment join student "
+            "on submitted_assignment.student_id = student.id")).scalars().all()
+    engine.dispose()
+    assert sorted(students) == sorted([NAMES["ada"], NAMES["bo"]])
 
 
 def test_every_submission_reaches_the_exchange_and_the_export_has_the_class(term):

@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name, where they differ
+CONDA_NAMES = {"pytorch": "torch", "psycopg2": "psycopg2-binary"}  # conda-forge name -> PyPI name, where they differ
 CONDA_ONLY = {"python", "pip"}
 
 
