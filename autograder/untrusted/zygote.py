@@ -121,7 +121,10 @@ def _serve(control_fd: int) -> None:
     from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
     from ipykernel.kernelapp import IPKernelApp  # noqa: F401
 
-    import autograder  # noqa: F401
+    import autograder
+
+    for name in autograder.__all__:   # loaded on first use: load what notebooks import, before any fork
+        getattr(autograder, name)
     from .. import pipeline  # noqa: F401
     from . import forked_kernel, sandbox  # noqa: F401, F811
 
