@@ -36,11 +36,10 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicode
 from traitlets.config import Configurable
 
-from .feedback.summary import check_label
+from .feedback.summary import check_label, is_test
 from .untrusted import forked_kernel, jail, launch
 
 FAULTS = "autograder"  # key in resources and in the notebook's metadata
@@ -398,10 +397,6 @@ def grader_calls(source: str):
     return found
 
 
-def _is_test(cell) -> bool:
-    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
-
-
 class VerifyChecks(NbGraderPreprocessor):
     """Re-judge every grader call outside the kernel and make that the cell's outcome."""
 
@@ -412,7 +407,7 @@ class VerifyChecks(NbGraderPreprocessor):
                                       "Cells students can edit always run.").tag(config=True)
 
     def _runs_in_sandbox(self, cell) -> bool:
-        if cell.cell_type != "code" or _is_test(cell):
+        if cell.cell_type != "code" or is_test(cell):
             return False
         meta = cell.metadata.get("nbgrader", {})
         return not (meta.get("locked") and not meta.get("solution") and meta.get("grade_id") in self.skip_cells)
@@ -426,7 +421,7 @@ class VerifyChecks(NbGraderPreprocessor):
         end = resources.get(FAULTS, {}).get("stopped_at", len(nb.cells))
         plan = {}
         for index, cell in enumerate(nb.cells[:end]):
-            if _is_test(cell):
+            if is_test(cell):
                 calls = [c for c in grader_calls(cell.source) if c[0] in OUTCOMES or c[0] in CHECKS]
                 if calls:
                     plan[index] = [Request(*c) for c in calls]

@@ -70,6 +70,21 @@ _API = None
 _COURSE = None
 
 
+def ready_to_grade(torch_threads: int) -> None:
+    """What every grading process sets up once, on this machine or on a Dask worker."""
+    # Each kernel would otherwise start one torch thread per core, and N workers
+    # would fight over the same cores.
+    os.environ["OMP_NUM_THREADS"] = str(torch_threads)
+    os.environ["MKL_NUM_THREADS"] = str(torch_threads)
+    # Plots are for students at work; grading skips rendering them.
+    os.environ["MPLBACKEND"] = "Agg"
+    # The zygote (kernels and sandboxes fork from it) imports torch while this process
+    # imports nbgrader.
+    from autograder.untrusted.zygote import Zygote
+
+    Zygote.shared()
+
+
 def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
     """Load nbgrader and the course config once per worker process.
 
@@ -82,18 +97,8 @@ def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:
     log = open(logs / f"worker-{os.getpid()}.log", "a")  # noqa: SIM115 - open for the worker's life
     os.dup2(log.fileno(), 2)
     os.environ.update(env)
-    # Each kernel would otherwise start one torch thread per core, and N workers
-    # would fight over the same cores.
-    os.environ["OMP_NUM_THREADS"] = str(torch_threads)
-    os.environ["MKL_NUM_THREADS"] = str(torch_threads)
-    # Plots are for students at work; grading skips rendering them.
-    os.environ["MPLBACKEND"] = "Agg"
     os.chdir(course_root)
-    # The zygote (kernels and sandboxes fork from it) imports torch while this worker
-    # imports nbgrader.
-    from autograder.untrusted.zygote import Zygote
-
-    Zygote.shared()
+    ready_to_grade(torch_threads)
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import PyFileConfigLoader
 

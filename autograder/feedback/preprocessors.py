@@ -1,12 +1,10 @@
 """Steps of nbgrader's ``GenerateFeedback`` pipeline (``c.GenerateFeedback.preprocessors``)."""
 from __future__ import annotations
 
-import re
-
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Bool, List
 
-from .summary import KINDS, summarize
+from .summary import KINDS, is_test, summarize, without_ansi
 
 
 class FeedbackSummary(NbGraderPreprocessor):
@@ -48,41 +46,28 @@ class HideHiddenTests(ClearHiddenTests):
                               "its message and hint are still shown).").tag(config=True)
     display_data_priority = List(config=True)  # as FeedbackSummary's
 
-    def _hidden_lines(self, source: str) -> list[str]:
-        lines, inside = [], False
-        for line in source.splitlines():
-            if self.begin_test_delimeter in line:
-                inside = True
-            elif self.end_test_delimeter in line:
-                inside = False
-            elif inside and line.strip():
-                lines.append(line.strip())
-        return lines
-
     def preprocess_cell(self, cell, resources, cell_index):
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+        if not is_test(cell):
             return cell, resources
-        hidden = self._hidden_lines(cell.source)
+        before = cell.source
         try:
             self._remove_hidden_test_region(cell)
         except RuntimeError:  # unbalanced delimiters: hide the whole cell rather than half of it
-            hidden, cell.source = [line.strip() for line in cell.source.splitlines() if line.strip()], ""
+            cell.source = ""
+        kept = {line.strip() for line in cell.source.splitlines()}
+        hidden = [line.strip() for line in before.splitlines() if line.strip() and line.strip() not in kept]
         if not hidden:
             return cell, resources
         cell.source = cell.source.rstrip("\n") + ("\n" if cell.source.strip() else "") + \
             "# (hidden test: its code is not shown; its result is below)"
         for output in cell.get("outputs", []):
             if output.output_type == "error":
-                output.traceback = [kept for kept in (_without(entry, hidden) for entry in output.traceback)
-                                    if kept.strip()]
+                output.traceback = [left for left in (_without(entry, hidden) for entry in output.traceback)
+                                    if left.strip()]
         return cell, resources
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _without(entry: str, hidden: list[str]) -> str:
     """A traceback entry without the lines that quote any of ``hidden``."""
     return "\n".join(line for line in entry.split("\n")
-                     if not any(code in _ANSI.sub("", line) for code in hidden))
+                     if not any(code in without_ansi(line) for code in hidden))

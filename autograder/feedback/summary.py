@@ -105,7 +105,8 @@ def _nbgrader(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def _is_test(cell) -> bool:
+def is_test(cell) -> bool:
+    """A test cell: graded code the student does not write."""
     meta = _nbgrader(cell)
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
@@ -151,8 +152,13 @@ def _errors(cell) -> list[dict]:
     return [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
 
 
+def without_ansi(text: str) -> str:
+    """Text as a terminal would show it, without its colour codes (IPython tracebacks have them)."""
+    return _ANSI.sub("", text or "")
+
+
 def _clean(text: str) -> str:
-    text = _ANSI.sub("", text or "")
+    text = without_ansi(text)
     # IPython names a cell's code after a temporary file: "(2339249709.py, line 1)"
     return re.sub(r"\(\d+\.py, (line \d+)\)", r"(\1)", text).strip()
 
@@ -229,9 +235,9 @@ def summarize(nb, score: float, max_score: float, needs_hand: set[str] = frozens
             heading = _HEADING.search(cell.get("source", ""))
             if heading and (not title or len(heading.group(1)) <= 2):
                 title = _part_title(heading.group(2))
-        if (cell.get("cell_type") == "code" and meta.get("solution")
-                and any(e.get("ename") not in ("NotRun", "NotImplementedError") for e in _errors(cell))):
-            error = next(e for e in _errors(cell) if e.get("ename") not in ("NotRun", "NotImplementedError"))
+        raised = [e for e in _errors(cell) if e.get("ename") not in ("NotRun", "NotImplementedError")]
+        if cell.get("cell_type") == "code" and meta.get("solution") and raised:
+            error = raised[0]
             crashes.append(Entry(meta.get("grade_id", f"cell {position}"), meta.get("grade_id", f"cell {position}"),
                                  "crashed", None, None,
                                  f"this cell raised {error.get('ename')}: {_clean(error.get('evalue', ''))}",
@@ -242,17 +248,17 @@ def summarize(nb, score: float, max_score: float, needs_hand: set[str] = frozens
         points = float(meta.get("points") or 0)
         waiting = grade_id in needs_hand
         earned = None if waiting else float(meta.get("score") or 0)
-        label = _label(cell) if _is_test(cell) else grade_id
+        label = _label(cell) if is_test(cell) else grade_id
         part = parts.setdefault(title, {"score": 0.0, "points": 0.0, "to_fix": 0, "by_hand": False,
                                         "waiting": False})
         part["score"] += earned or 0.0
         part["points"] += points
-        part["by_hand"] |= not _is_test(cell)
+        part["by_hand"] |= not is_test(cell)
         part["waiting"] |= waiting
-        about = _about(cell) if _is_test(cell) else "graded by your instructor"
+        about = _about(cell) if is_test(cell) else "graded by your instructor"
         summary.index.append(IndexLine(grade_id, label, earned, points, "" if about == label else about,
                                        earned is not None and earned >= points))
-        if _is_test(cell) and earned is not None and earned < points:
+        if is_test(cell) and earned is not None and earned < points:
             part["to_fix"] += 1
             kind, message, hint = _failure(cell, label)
             losses.append(Entry(grade_id, label, kind, earned, points, message, hint))
