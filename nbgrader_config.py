@@ -15,6 +15,15 @@ c.CourseDirectory.course_id = "dropout101"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+# A student's folder is untrusted data, read with your rights (autograder/submission_folders.py):
+# collect copies only plain files and folders, within nbgrader's size settings, from a folder
+# owned by the student it claims to be; before autograde and feedback copy a submission's
+# files, anything else there (a link to your solutions, a FIFO, an endless device) is moved to
+# <folder>.refused/ unread, and the feedback says so.
+c.ExchangeFactory.collect = "autograder.submission_folders.SafeCollect"
+c.Autograde.pre_convert_hook = "autograder.submission_folders.refuse_unreadable"
+c.GenerateFeedback.pre_convert_hook = "autograder.submission_folders.refuse_unreadable"
+
 # Before grading, nbgrader sanitizes the submission; RestoreCellMetadata also puts back
 # the nbgrader flags (grade, solution, points) of every cell as the source has them, so
 # a test cell turned into a solution cell or a made-up grade cell changes nothing.
@@ -113,5 +122,14 @@ def _folder(package, *parts):
 
 _NBGRADER_TEMPLATES = _folder("nbgrader", "server_extensions", "formgrader", "templates")
 c.HTMLExporter.template_name = "course_formgrade"
+# What a student wrote is drawn inert on that page, which runs on your server with your rights
+# (autograder/feedback/safe_html.py): outputs cut to types that carry no script, Markdown and
+# HTML sanitised, and a Content-Security-Policy that lets only the formgrader's own scripts run.
+# The feedback files get the same, and no script at all, whatever this file says.
+c.HTMLExporter.preprocessors = ["autograder.feedback.safe_html.SanitizeNotebook"]
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"markdown2html": "autograder.feedback.exporter.markdown_inert",
+                          "clean_html": "autograder.feedback.safe_html.clean_html",
+                          "formgrader_policy": "autograder.feedback.safe_html.formgrader_policy"}
 c.HTMLExporter.extra_template_basedirs = [_folder("autograder", "feedback", "templates"), _NBGRADER_TEMPLATES]
 c.HTMLExporter.extra_template_paths = [_NBGRADER_TEMPLATES]  # for "formgrade/index.html.j2"

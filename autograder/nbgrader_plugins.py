@@ -40,6 +40,7 @@ from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicod
 from traitlets.config import Configurable
 
 from .feedback.summary import check_label, is_test
+from .submission_folders import set_aside_in
 from .untrusted import forked_kernel, jail, launch
 
 FAULTS = "autograder"  # key in resources and in the notebook's metadata
@@ -66,9 +67,9 @@ class StudentCodeJail(Configurable):
             jail.require()
         return self.enabled
 
-    def spec(self, workdir: str | None, writable=(), env=None) -> dict | None:
+    def spec(self, workdir: str | None) -> dict | None:
         """The jail for code run in ``workdir``, or None where the jail is off."""
-        return jail.spec(workdir, writable, env) if self.required() else None
+        return jail.spec(workdir) if self.required() else None
 
 
 def _faults(resources: dict) -> list[str]:
@@ -156,6 +157,10 @@ class RestoreCellMetadata(NbGraderPreprocessor):
         if missing:
             faults.append(f"tampering: {len(missing)} nbgrader cells were deleted ({_some(missing)}); "
                           f"they were added back")
+        set_aside = set_aside_in(resources.get("metadata", {}).get("path") or "")
+        if set_aside:
+            faults.append(f"set aside: {len(set_aside)} things in the submission folder were not read "
+                          f"({_some(set_aside)}); only plain files and folders are graded")
         # Replaces whatever the submission put under this key: only grading writes faults.
         nb.metadata[FAULTS] = {"faults": faults}
         for fault in faults:
@@ -235,9 +240,10 @@ class LimitedKernelManager(AsyncKernelManager):
     Forked (:mod:`autograder.untrusted.forked_kernel`), a kernel begins with torch
     already imported; started, it begins as :mod:`autograder.untrusted.launch`.
     Either way it is a fresh process in the same jail under the same limits. A
-    jailed kernel has no network: it talks to the grader through Unix sockets
-    (ZeroMQ's ``ipc``) in a folder of its own, which is all of this process's
-    files it can reach.
+    jailed kernel has no network: it binds Unix sockets (ZeroMQ's ``ipc``) in a
+    folder on the jail's own tmpfs, and this process connects to them through
+    ``/proc/<keeper>/root``. Of this process's files it sees only its connection
+    file, read-only: nothing it writes lands on the grader's disk.
     """
 
     client_class = DottedObjectName("autograder.nbgrader_plugins.ReadyKernelClient")
@@ -254,16 +260,22 @@ class LimitedKernelManager(AsyncKernelManager):
         self._jail_spec = None
         if StudentCodeJail(config=self.config).required():
             self._kernel_dir = self._kernel_dir or tempfile.mkdtemp(prefix="dropout-kernel-")
+            sockets = f"/tmp/.kernel-{uuid.uuid4().hex}"  # inside the jail; unguessable outside
             self.transport = "ipc"
-            self.ip = os.path.join(self._kernel_dir, "k")
+            self.ip = f"{sockets}/k"
             self.connection_file = os.path.join(self._kernel_dir, "kernel.json")
-            self._jail_spec = jail.spec(kw.get("cwd"), [self._kernel_dir], kw.get("env") or os.environ)
+            self._jail_spec = jail.spec(kw.get("cwd"), [self._kernel_dir], sockets, kw.get("env") or os.environ)
         if (self.provisioner is None and self.fork_kernels and forked_kernel.supported()
                 and not self.kernel_spec.metadata.get("kernel_provisioner")):
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
             self.provisioner = forked_kernel.ForkingProvisioner(
                 kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_post_start_kernel(self, **kw) -> None:
+        if self._jail_spec:  # the kernel's sockets, as the grader reaches them in the jail's root
+            self.ip = jail.reachable(self.provisioner.pid, f"{self._jail_spec['sockets']}/k")
+        await super()._async_post_start_kernel(**kw)
 
     async def _async_wait(self, pollinterval: float = 0.01) -> None:
         # jupyter_client looks every 0.1 s whether the kernel has exited; a shut-down

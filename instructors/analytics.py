@@ -108,6 +108,10 @@ def _plot_scores(totals: pd.Series, maximum: float, path: Path) -> None:
     plt.close(fig)
 
 
+#: The report runs no script and loads only its own plots.
+REPORT_POLICY = "default-src 'none'; img-src 'self' data: file:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
 def _faults_html(faults: dict[str, list[str]]) -> str:
     if not faults:
         return "<p>No submission hit a fault or a tampering check.</p>"
@@ -130,7 +134,10 @@ def write_report(course: Course, assignment: str, folder: Path) -> Path:
     _plot_scores(totals, max_points.sum(), folder / "score_distribution.png")
     headline = ", ".join(f"{row['share failed']:.0%} failed {cell.removeprefix('test_')}"
                          for cell, row in summary.head(3).iterrows() if row["failed"])
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{assignment}: class report</title>
+    # Student text (ids, messages, faults) is escaped; the policy forbids scripts all the same.
+    page = f"""<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{REPORT_POLICY}">
+<title>{html.escape(assignment)}: class report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}} table{{border-collapse:collapse;font-size:90%}}
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}</style></head><body>
 <h1>{html.escape(assignment)}: class report</h1>

@@ -64,17 +64,18 @@ class Graded:
 
 
 def _files(folder: Path, under: Path) -> dict[str, bytes]:
-    """Every regular file below ``folder``, by its path relative to ``under``.
+    """The plain files below ``folder`` that :class:`~autograder.untrusted.intake.Intake` takes,
+    by their paths relative to ``under``.
 
-    Symbolic links are left out, files and folders alike: a link in a submission
-    must not carry one of the instructor's files to the worker.
+    Nothing is read through a link, a FIFO or a device, and the sizes are bounded:
+    a submission must not carry one of the instructor's files, or an endless one, to
+    the worker.
     """
-    found = {}
-    for top, folders, names in os.walk(folder):   # os.walk does not follow linked folders
-        for name in sorted(names):
-            path = Path(top) / name
-            if not path.is_symlink() and path.is_file():
-                found[str(path.relative_to(under))] = path.read_bytes()
+    from autograder.untrusted.intake import Intake
+
+    prefix = Path(folder).relative_to(under)
+    intake = Intake()
+    found = {str(prefix / relative): data for relative, data in intake.files(str(folder)) if data is not None}
     return dict(sorted(found.items()))
 
 

@@ -150,6 +150,8 @@ def submission_problems(course: Course, assignment: str, students: list[str]) ->
     """
     import nbformat
 
+    from autograder.untrusted.intake import NOTEBOOK_LIMIT, Refused, read_path
+
     source = course.root / "source" / assignment / f"{assignment}.ipynb"
     ids = {c.metadata.get("nbgrader", {}).get("grade_id")
            for c in nbformat.read(source, as_version=4).cells} - {None}
@@ -157,12 +159,19 @@ def submission_problems(course: Course, assignment: str, students: list[str]) ->
     for student in students:
         folder = course.root / "submitted" / student / assignment
         path = folder / f"{assignment}.ipynb"
-        if not path.is_file():
+        linked = next((p for p in (folder.parent, folder) if p.is_symlink()), None)
+        if linked is not None:  # read nothing through it: it may lead to your own files
+            problems[student] = f"{linked} is a symbolic link, not a folder handed in; it was not read"
+            continue
+        if not path.exists() and not path.is_symlink():
             found = ", ".join(sorted(p.name for p in folder.glob("*.ipynb"))) or "no notebook at all"
             problems[student] = f"no {path.name} in {folder} (found: {found})"
             continue
-        try:
-            nb = nbformat.read(path, as_version=4)
+        try:  # a plain file of bounded size, never a link, a FIFO or a device read through
+            nb = nbformat.reads(read_path(str(path), NOTEBOOK_LIMIT).decode("utf-8"), as_version=4)
+        except Refused as refused:
+            problems[student] = f"{path} is {refused.strerror}; it was not read"
+            continue
         except Exception as error:  # noqa: BLE001 - any unreadable file is the same problem
             problems[student] = f"{path} is not a notebook nbformat can read ({type(error).__name__}: {error})"[:300]
             continue

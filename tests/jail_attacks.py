@@ -25,7 +25,9 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,15 +39,25 @@ from instructors.course import Course
 from instructors.demo import hand_in
 from instructors.grade_class import ClassGrading, db_url, grade_class
 from instructors.submissions import Sample
+from autograder.untrusted import jail
 
 NAME = "dropout_from_scratch"
 REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = Path(next(p for p in sys.path if p.endswith("site-packages")))
 #: The daemons some attacks leave behind strike this often (for five minutes at most).
 DAEMON_DELAY = 1.0
-#: The attackers graded a second time by the plain `nbgrader autograde` command (a glob of
-#: student ids): those who rewrite the gradebook, edit the grader or signal the graders.
-BY_NBGRADER = "*_the_g*-1"
+#: What grading itself may add to the grader's disk while it runs (notebooks, feedback, logs).
+DISK_SLACK, INODE_SLACK = 200 * 2**20, 5000
+#: A grading process's peak memory: nbgrader, torch and the checks take about 600 MiB on the
+#: CPU; a flood the grader read in full would add 500 MiB and more.
+GRADER_MEMORY = 1024 * 2**20
+#: Seconds verifying one submission may take in this harness: its load time limit and
+#: four calls that time out (the function, the module, Part 3's two outcome checks), and slack.
+VERIFY_BOUND = 15 + 4 * 10 + 15
+#: The attackers graded a second time by the plain `nbgrader autograde` command, in a terminal
+#: (a glob of student ids): those who rewrite the gradebook, edit the grader, signal the graders
+#: or grab the terminal.
+BY_NBGRADER = "*_the_[gt]*-1"
 
 # --- the attacks ----------------------------------------------------------------------------
 # Each is the body of a function that the notebook calls; CTX holds what a student could
@@ -145,6 +157,138 @@ for where in (".", "/tmp", CTX["course"]):
             break
 RESULT.append(f"wrote {written} MiB")
 ''',
+    "holds_ram_outside_the_jail": r'''
+import ctypes, mmap
+libc, MiB, held = ctypes.CDLL(None, use_errno=True), 2**20, []
+try:  # files in RAM that no address space counts: memfd
+    for i in range(12):
+        fd = os.memfd_create(f"canary-{i}")
+        os.write(fd, bytes(64 * MiB))
+        held.append(fd)
+except OSError as error:
+    RESULT.append(f"memfd blocked: {error}")
+libc.shmget.restype = ctypes.c_int
+libc.shmat.restype = ctypes.c_void_p
+libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+for i in range(2):  # System V shared memory, left behind detached
+    shm = libc.shmget(0, 256 * MiB, 0o1600)
+    if shm < 0:
+        RESULT.append(f"shmget blocked: errno {ctypes.get_errno()}")
+        break
+    at = libc.shmat(shm, None, 0)
+    if at in (None, ctypes.c_void_p(-1).value):
+        RESULT.append(f"shmat blocked: errno {ctypes.get_errno()}")
+        break
+    ctypes.memset(at, 1, 256 * MiB)
+    held.append(("shm", shm))
+child = os.fork()
+if child == 0:  # a tmpfs of its own, in a namespace of its own
+    code = 1
+    try:
+        uid = os.getuid()
+        if libc.unshare(0x10000000 | 0x20000) == 0:
+            for name, text in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny")):
+                try:
+                    open(f"/proc/self/{name}", "w").write(text)
+                except OSError:
+                    pass
+            if libc.mount(b"tmpfs", b"/tmp", b"tmpfs", 0, b"size=2g") == 0:
+                with open("/tmp/canary-ram", "wb") as f:
+                    for _ in range(8):
+                        f.write(bytes(64 * MiB))
+                code = 0
+        time.sleep(4)
+    finally:
+        os._exit(code)
+time.sleep(4)
+_, status = os.waitpid(child, 0)
+RESULT.append(f"held {sum(64 for h in held if isinstance(h, int))} MiB in memfd, "
+              f"{sum(256 for h in held if not isinstance(h, int))} MiB in shm, "
+              f"own tmpfs {'filled' if os.waitstatus_to_exitcode(status) == 0 else 'blocked'}")
+for h in held:
+    if isinstance(h, int):
+        os.close(h)
+    else:
+        libc.shmctl(h[1], 0, None)  # IPC_RMID
+''',
+    "fills_the_socket_folder": r'''
+from ipykernel.kernelapp import IPKernelApp
+folder, written, made = os.path.dirname(IPKernelApp.instance().connection_file), 0, 0
+try:
+    for i in range(12):
+        with open(os.path.join(folder, f"fill-canary-{i}"), "wb") as f:
+            f.write(bytes(32 * 2**20))
+        written += 32
+    for i in range(20000):
+        open(os.path.join(folder, f"canary-inode-{i}"), "w").close()
+        made += 1
+    time.sleep(4)
+except OSError as error:
+    RESULT.append(f"blocked in {folder}: {error.strerror}")
+RESULT.append(f"wrote {written} MiB and {made} files beside the kernel's sockets")
+''',
+    "reads_the_keyring": r'''
+import ctypes, struct
+libc = ctypes.CDLL(None, use_errno=True)
+KEYCTL = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+def keyctl(*args):
+    return libc.syscall(ctypes.c_long(KEYCTL), *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+found = []
+for ring in (-3, -4, -5):  # the session, user and user-session keyrings
+    ids = ctypes.create_string_buffer(4096)
+    n = keyctl(11, ring, ids, 4096)  # KEYCTL_READ of a keyring: its keys' serials
+    if n < 0:
+        found.append(f"keyring {ring}: errno {ctypes.get_errno()}")
+        continue
+    for (key,) in struct.iter_unpack("i", ids.raw[:n]):
+        data = ctypes.create_string_buffer(4096)
+        m = keyctl(11, key, data, 4096)
+        if m > 0:
+            found.append(data.raw[:m].decode(errors="replace"))
+RESULT.append("leaked: " + " ".join(found))
+''',
+    "grabs_the_terminal": r'''
+import select
+seen, ttys = b"", []
+for fd in range(1024):
+    try:
+        if os.isatty(fd):
+            ttys.append(fd)
+    except OSError:
+        pass
+for fd in ttys:
+    try:
+        os.write(fd, b"\x1b]0;CANARY-SCREEN\x07CANARY-SCREEN\n")
+    except OSError:
+        pass
+end = time.time() + 3
+while ttys and time.time() < end:
+    ready = select.select(ttys, [], [], 0.2)[0]
+    for fd in ready:
+        try:
+            seen += os.read(fd, 4096)
+        except OSError:
+            ttys.remove(fd)
+RESULT.append(f"terminals {ttys}; leaked: {seen.decode(errors='replace')}")
+''',
+    "floods_the_wire": r'''
+import struct
+from autograder.untrusted import wire
+def flood(obj):  # every answer announces, and sends, 250 MiB
+    return struct.pack(">QQ", 2, 250 * 2**20) + b"{}" + bytes(250 * 2**20)
+wire.encode = flood
+RESULT.append("the sandbox's answers now flood the grader")
+''',
+    "trickles_the_wire": r'''
+import socket
+_send = socket.socket.sendall
+def trickle(self, data, *args):  # one byte a second
+    for i in range(len(data)):
+        _send(self, data[i:i + 1])
+        time.sleep(1)
+socket.socket.sendall = trickle
+RESULT.append("the sandbox's answers now trickle")
+''',
     "signals_the_graders": r'''
 import signal
 killed = []
@@ -161,6 +305,9 @@ RESULT.append(f"killed {killed}")
 ''',
 }
 
+#: Where each attack runs, if not both in the kernel and in the sandbox.
+PLACES = {"fills_the_socket_folder": ("kernel",), "grabs_the_terminal": ("kernel",),
+          "floods_the_wire": ("sandbox",), "trickles_the_wire": ("sandbox",)}
 PRELUDE = r'''
 import glob, json, os, sys, time
 CTX = json.loads({ctx!r})
@@ -225,6 +372,8 @@ class Run:
     nbgrader_returncode: int | None = None
     gradebook_after_grading: dict = field(default_factory=dict)
     consequences: dict[str, list[str]] = field(default_factory=dict)
+    terminal: bytes = b""                               # what reached the instructor's terminal
+    peaks: dict = field(default_factory=dict)           # the machine while grading (Monitor)
 
 
 class Listener:
@@ -316,12 +465,13 @@ def build(workdir: Path, jailed: bool) -> Run:
     """The course, the class and everything the attackers will be judged against."""
     course = Course.copy_of_this_course(workdir / "course")
     with open(course.root / "nbgrader_config.py", "a") as f:
-        f.write("\nc.GuardedExecute.timeout = 30\nc.VerifyChecks.load_timeout = 30\n")
+        f.write("\nc.GuardedExecute.timeout = 30\nc.VerifyChecks.load_timeout = 15\n")
         if not jailed:
             f.write("c.StudentCodeJail.enabled = False\n")
     home = workdir / "grader-home"
     home.mkdir()
-    marks = {k: f"CANARY-{secrets.token_hex(6)}" for k in ("notes", "home", "classmate", "token")}
+    marks = {k: f"CANARY-{secrets.token_hex(6)}" for k in ("notes", "home", "classmate", "token", "keys",
+                                                            "keyring")}
     (course.root / "instructor_notes.txt").write_text(f"answer key {marks['notes']}\n")
     (home / ".secret").write_text(marks["home"])
     (home / ".bashrc").write_text("# the grader's shell\n")
@@ -347,9 +497,12 @@ def build(workdir: Path, jailed: bool) -> Run:
            "classmate": "honest-1", "classmate_submission": str(course.submission_path("honest-1", NAME)),
            "grader_files": grader_files, "site_packages": str(site_packages), "port": listener.port,
            "delay": DAEMON_DELAY}
+    # Without the jail, the mutation check needs each attack once: from the kernel, where it
+    # reaches all it can (the sandbox-only attacks on the wire are not the jail's to stop).
     attackers = [Sample(f"{attack}-{where}", f"{attack} from the {where}",
                         {"+dropout_function": attack_source(attack, where, ctx)})
-                 for attack in ATTACKS for where in ("kernel", "sandbox")]
+                 for attack in ATTACKS for where in PLACES.get(attack, ("kernel", "sandbox"))
+                 if jailed or where == "kernel"]
     roster = hand_in(course, NAME, [honest, *attackers])
     before = {"files": {k: _fingerprint(v, skip={str(course.root / ".jupyter-private"), str(course.root / "logs")})
                         for k, v in guarded.items()},
@@ -358,23 +511,126 @@ def build(workdir: Path, jailed: bool) -> Run:
                guarded, before)
 
 
+class Monitor:
+    """Samples the machine while grading runs: RAM in files, the disk, the graders' memory."""
+
+    def __init__(self, disk: str):
+        self.disk, self.stop, self.peaks, self.errors = disk, threading.Event(), {}, []
+        self.base = self._sample()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> dict:
+        meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        disk = os.statvfs(self.disk)
+        workers = 0
+        for pid in os.listdir("/proc"):  # the grading processes: workers and nbgrader itself
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                if b"multiprocessing" in command or b"-m\0nbgrader" in command:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    workers = max(workers, int(next(l for l in status.splitlines() if l.startswith("VmHWM")).split()[1]))
+            except (OSError, StopIteration, ValueError):
+                pass
+        return {"shmem": int(meminfo["Shmem"].split()[0]) * 1024,
+                "disk": (disk.f_blocks - disk.f_bfree) * disk.f_frsize, "inodes": disk.f_files - disk.f_ffree,
+                "grader_rss": workers * 1024}
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.1):
+            try:
+                sample = self._sample()
+            except Exception as error:  # noqa: BLE001 - a process or file that went away mid-read
+                self.errors.append(repr(error))
+                continue
+            for key, value in sample.items():
+                self.peaks[key] = max(self.peaks.get(key, 0), value)
+
+    def close(self) -> dict:
+        """The peaks over the whole run, as increases over the start (the graders' memory as it is)."""
+        self.stop.set()
+        self.thread.join()
+        return {k: v - (0 if k == "grader_rss" else self.base[k]) for k, v in self.peaks.items()}
+
+
+def _in_session_keyring(secret: str) -> int:
+    """Put ``secret`` in this process's session keyring, as a login's Kerberos ticket would be."""
+    import ctypes
+
+    data = secret.encode()
+    add_key = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
+    return ctypes.CDLL(None).syscall(ctypes.c_long(add_key), b"user", b"dropout-canary", data,
+                                     ctypes.c_long(len(data)), ctypes.c_long(-3))  # the session keyring
+
+
+def _revoke(key: int) -> None:
+    import ctypes
+
+    keyctl = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+    ctypes.CDLL(None).syscall(ctypes.c_long(keyctl), ctypes.c_long(3), ctypes.c_long(key))  # KEYCTL_REVOKE
+
+
+def _under_a_terminal(command: list[str], cwd: Path, env: dict, keys: str) -> tuple[int, bytes]:
+    """Run ``command`` with a terminal as its stdio, typing ``keys`` into it; what reached the screen."""
+    import select
+
+    master, slave = os.openpty()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
+                               start_new_session=True)
+    os.close(slave)
+    os.set_blocking(master, False)
+    screen, typed = bytearray(), time.monotonic()
+    while True:
+        if time.monotonic() - typed > 0.5:  # the instructor types a line twice a second
+            try:
+                os.write(master, f"{keys}\n".encode())
+            except OSError:
+                pass
+            typed = time.monotonic()
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:  # every holder of the terminal is gone
+                break
+            if not chunk:
+                break
+            screen += chunk
+        elif process.poll() is not None:
+            break
+    process.wait()
+    os.close(master)
+    return process.returncode, bytes(screen)
+
+
 def grade(run: Run) -> Run:
-    """Grade the class as an instructor would, wait for stragglers, then look at the machine."""
+    """Grade the class as an instructor would, wait for stragglers, then look at the machine.
+
+    The plain ``nbgrader autograde`` runs in a terminal that the instructor types into.
+    """
     env = {"HOME": str(run.guarded["home"]), "JUPYTERHUB_API_TOKEN": run.marks["token"],
            "JPY_API_TOKEN": run.marks["token"]}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    key = _in_session_keyring(run.marks["keyring"])
+    monitor = Monitor(tempfile.gettempdir())
     try:
         run.outcome = grade_class(run.course, NAME, jobs=2, progress=False)
         run.gradebook_after_grading = _gradebook(run.course)
-        nbgrader = run.course.nbgrader("autograde", NAME, "--force", f"--student={BY_NBGRADER}",
-                                       check=False)
-        run.nbgrader_returncode = nbgrader.returncode
+        exchange = run.course.private / "exchange"
+        run.nbgrader_returncode, run.terminal = _under_a_terminal(
+            [sys.executable, "-m", "nbgrader", "autograde", NAME, "--force", f"--student={BY_NBGRADER}",
+             f"--Exchange.root={exchange}"], run.course.root, run.course.env(), f"typed {run.marks['keys']}")
         run.course.nbgrader("generate_feedback", NAME, "--force", check=False)
         run.gradebook_after_nbgrader = _gradebook(run.course)
         time.sleep(3 * DAEMON_DELAY)  # a daemon left alive has struck again by now
+        run.peaks = monitor.close()
         run.consequences = consequences(run)
     finally:
+        monitor.stop.set()
+        if key > 0:
+            _revoke(key)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -449,6 +705,30 @@ def consequences(run: Run) -> dict[str, list[str]]:
     found["listener_got_nothing"] = [repr(r[:60]) for r in run.listener.received]
     # Every student was graded: no worker was killed under a classmate.
     outcome = run.outcome
+    # Nothing held RAM or disk outside the jail's own tmpfs (two graders, so two jails at once),
+    # and nothing reached the instructor's terminal.
+    ram = run.peaks.get("shmem", 0)
+    found["memory_outside_processes"] = ([f"{ram >> 20} MiB more of the machine's RAM in files while grading"]
+                                         if ram > 2 * jail.DISK_LIMIT + 256 * 2**20 else [])
+    disk, inodes = run.peaks.get("disk", 0), run.peaks.get("inodes", 0)
+    found["host_disk_bounded"] = ([f"{disk >> 20} MiB more of the grader's disk used while grading"]
+                                  if disk > DISK_SLACK else []) + (
+        [f"{inodes} more files on the grader's disk while grading"] if inodes > INODE_SLACK else [])
+    found["terminal_untouched"] = ([f"student output reached the terminal: {run.terminal[-200:]!r}"]
+                                   if b"CANARY-SCREEN" in run.terminal else [])
+    # The grader's own memory and time stay what an answer costs, whatever the sandbox sends.
+    rss = run.peaks.get("grader_rss", 0)
+    found["grader_memory_bounded"] = [f"a grading process peaked at {rss >> 20} MiB"] if rss > GRADER_MEMORY else []
+    slow = {}
+    for student in run.attackers + [run.honest]:
+        path = course / "autograded" / student / NAME / f"{NAME}.ipynb"
+        try:
+            seconds = json.loads(path.read_text())["metadata"].get("autograder", {}).get("verify_seconds", 0)
+        except (OSError, ValueError, KeyError):  # unreadable: gradebook_matches_notebooks says so
+            continue
+        if seconds > VERIFY_BOUND:
+            slow[student] = seconds
+    found["grading_time_bounded"] = [f"{s}: verified in {t:.0f} s" for s, t in slow.items()]
     found["every_student_graded"] = ([f"{s}: {why.splitlines()[-1] if why else ''}" for s, why in outcome.failed.items()]
                                      + ([f"nbgrader autograde exit {run.nbgrader_returncode}"]
                                         if run.nbgrader_returncode else []))
@@ -458,11 +738,15 @@ def consequences(run: Run) -> dict[str, list[str]]:
 def clean_up(run: Run) -> None:
     """After a run without the jail: what the attackers left on the machine."""
     kill_canary_processes()
-    for path in Path("/tmp").glob("fill-canary-*"):
-        path.unlink(missing_ok=True)
-    for path in run.course.root.rglob("fill-canary-*"):
-        path.unlink(missing_ok=True)
+    for pattern in ("fill-canary-*", "canary-inode-*"):
+        for path in [*Path(tempfile.gettempdir()).glob(pattern), *run.course.root.rglob(pattern)]:
+            path.unlink(missing_ok=True)
 
 
-KINDS = ["honest_grade", "gradebook_matches_notebooks", "gradebook_unchanged_after_grading", "files_unchanged",
-         "no_process_left", "no_disk_filled", "no_secret_leaked", "listener_got_nothing", "every_student_graded"]
+#: What the jail governs: with it off, every one of these finds harm (tests/test_jail.py).
+JAIL_KINDS = ["honest_grade", "gradebook_matches_notebooks", "gradebook_unchanged_after_grading", "files_unchanged",
+              "no_process_left", "no_disk_filled", "no_secret_leaked", "listener_got_nothing",
+              "every_student_graded", "memory_outside_processes", "host_disk_bounded", "terminal_untouched"]
+#: What the grader bounds with or without the jail (the sandbox's answers).
+BOUND_KINDS = ["grader_memory_bounded", "grading_time_bounded"]
+KINDS = JAIL_KINDS + BOUND_KINDS

@@ -337,3 +337,174 @@ def test_a_tampering_submission_shows_its_fault_to_the_student_and_in_the_formgr
     page.goto(f"{base}/formgrader/submissions/{clean}/?token={token}")
     page.wait_for_selector(".nbgrader_cell", timeout=60_000)
     assert page.locator("#grading-faults").count() == 0
+
+
+# --- what a student wrote, in the instructor's browser --------------------------------
+# The student's markdown answers, outputs and error messages carry script that would act as
+# the instructor: write the course's nbgrader_config.py through the server's contents API and
+# give itself full marks through the formgrader's API. Each page is judged by consequence:
+# the file's hash, the gradebook's rows, and any sign in the page that the script ran. The
+# last test serves the same notebook as nbconvert draws it by default, at the same address,
+# and the same checks find the harm, so they can fail.
+
+_SCRIPT = """(async () => {
+  window.__pwned = (window.__pwned || 0) + 1; console.log('PWNED');
+  const xsrf = decodeURIComponent((document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '');
+  const h = {'Content-Type': 'application/json', 'X-XSRFToken': xsrf};
+  const o = location.origin;
+  await fetch(o + '/api/contents/nbgrader_config.py', {method: 'PUT', headers: h,
+      body: JSON.stringify({type: 'file', format: 'text', content: 'c = get_config()  # PWNED'})});
+  const id = (location.pathname.match(/submissions[/]([^/]+)/) || [])[1];
+  const grades = await (await fetch(o + '/formgrader/api/grades?submission_id=' + id, {headers: h})).json();
+  for (const g of grades) await fetch(o + '/formgrader/api/grade/' + g.id, {method: 'PUT', headers: h,
+      body: JSON.stringify({manual_score: 99, extra_credit: 99})});
+})()"""
+P = "eval(atob('%s'))" % __import__("base64").b64encode(_SCRIPT.encode()).decode()
+_PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+XSS_MARKDOWN = (f'<img src=x onerror="{P}"> <script>{P}</script> <details open ontoggle="{P}">x</details>\n'
+                f'<iframe srcdoc="<script>parent.{P}</script>"></iframe> <svg><animate onbegin="{P}" '
+                f'attributeName=x dur=1s></animate></svg> <base href="http://127.0.0.9/"> '
+                f'<form action="/api/contents/x" method=post><button>ok</button></form>')
+XSS_OUTPUTS = f'''
+from IPython.display import display, HTML, Javascript, Markdown
+display(HTML({f'<img src=x onerror="{P}"><script>{P}</script>'!r}))
+display(Javascript({P!r}))
+display(Markdown({f'<img src=y onerror="{P}">'!r}))
+display({{"image/png": {f'x" onerror="{P}'!r}}}, raw=True)
+display({{"image/png": {_PNG!r}}}, metadata={{"image/png": {{"width": {f"10 onload={P}"!r}}}}}, raw=True)
+display({{"image/svg+xml": {f'<svg xmlns="http://www.w3.org/2000/svg" onload="{P}"><script>{P}</script></svg>'!r}}}, raw=True)
+display({{"text/latex": {f'<img src=z onerror="{P}">'!r}, "text/plain": "latex"}}, raw=True)
+'''
+XSS_MODULE = f'''
+import torch
+from torch import nn
+
+
+class Dropout(nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        raise RuntimeError({f'<img src=q onerror="{P}">'!r})
+'''
+
+
+@pytest.fixture(scope="module")
+def hostile_html(lab):
+    """A submission whose every part carries script, autograded, with feedback and a class report."""
+    import hashlib
+
+    from instructors.analytics import write_report
+    from instructors.demo import hand_in
+    from instructors.grade_class import grade_class
+    from instructors.submissions import Sample
+
+    _, _, course = lab
+    answers = {"+dropout_function": XSS_OUTPUTS, "dropout_module": XSS_MODULE,
+               **{a: XSS_MARKDOWN for a in ("answer_eval_off", "answer_scaling", "answer_high_p")}}
+    hand_in(course, ASSIGNMENT, [Sample("scripted", "script in every part", answers)])
+    outcome = grade_class(course, ASSIGNMENT, jobs=1, progress=False, only=["scripted-1"])
+    assert outcome.failed == {}
+    report = write_report(course, ASSIGNMENT, course.root / "reports" / ASSIGNMENT)
+    config = course.root / "nbgrader_config.py"
+    return {"course": course, "report": report, "config": config,
+            "config_hash": hashlib.sha256(config.read_bytes()).hexdigest()}
+
+
+def _grades_of(course, student: str) -> list:
+    from nbgrader.api import Gradebook
+    from instructors.grade_class import db_url
+
+    with Gradebook(db_url(course.root)) as gradebook:
+        notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return notebook.id, sorted((g.name, g.manual_score, g.extra_credit) for g in notebook.grades)
+
+
+def _harm(page, hostile, grades_before) -> list[str]:
+    """Every sign that the student's script ran as the instructor."""
+    import hashlib
+
+    found = []
+    if hashlib.sha256(hostile["config"].read_bytes()).hexdigest() != hostile["config_hash"]:
+        found.append("nbgrader_config.py was rewritten")
+    if _grades_of(hostile["course"], "scripted-1")[1] != grades_before:
+        found.append("the student's grades changed")
+    if page.evaluate("window.__pwned || 0"):
+        found.append(f"the script ran {page.evaluate('window.__pwned')} times in the page")
+    found += [m for m in page.console_messages if "PWNED" in m]
+    return found
+
+
+@pytest.fixture
+def watched(page):
+    page.console_messages = []
+    page.on("console", lambda m: page.console_messages.append(m.text))
+    return page
+
+
+def _serving(body: bytes):
+    """A route handler that answers with ``body``, as the server would serve that file."""
+    return lambda route: route.fulfill(body=body, content_type="text/html")
+
+
+def _logged_in(page, lab) -> None:
+    base, token, _ = lab
+    page.goto(f"{base}/formgrader?token={token}")   # the instructor's cookies, _xsrf among them
+    page.wait_for_selector("text=dropout_from_scratch", timeout=60_000)
+
+
+def test_the_formgrader_shows_a_scripted_submission_inert_and_still_grades(hostile_html, lab, watched):
+    base, token, course = lab
+    submission, before = _grades_of(course, "scripted-1")
+    _logged_in(watched, lab)
+    watched.goto(f"{base}/formgrader/submissions/{submission}/?token={token}")
+    watched.wait_for_selector(".nbgrader_cell", timeout=60_000)
+    # The formgrader's own scripts still run under its policy: they fill in the autograded scores.
+    watched.wait_for_function("() => [...document.querySelectorAll('input.score')].some(i => i.placeholder !== '')",
+                              timeout=30_000)
+    watched.wait_for_timeout(3000)   # time for a script that did run to do its harm
+    _shot(watched, "11-formgrader-scripted-submission")
+    assert _harm(watched, hostile_html, before) == []
+    text = watched.locator("body").inner_text()
+    assert "<img src=q" in text   # the error message is shown, as text
+    policy = watched.locator("meta[http-equiv='Content-Security-Policy']").get_attribute("content")
+    assert "script-src 'self' 'sha256-" in policy and "unsafe-inline" not in policy.split("style-src")[0]
+
+
+def test_a_scripted_submissions_feedback_and_the_class_report_are_inert_on_the_instructors_origin(
+        hostile_html, lab, watched):
+    """Served from the instructor's own server, where a script would have the APIs at hand."""
+    base, _, course = lab
+    _, before = _grades_of(course, "scripted-1")
+    _logged_in(watched, lab)
+    pages = {"feedback": course.root / "feedback" / "scripted-1" / ASSIGNMENT / f"{ASSIGNMENT}.html",
+             "report": hostile_html["report"]}
+    for name, path in pages.items():
+        watched.route(f"{base}/under-test/{name}.html", _serving(path.read_bytes()))
+        watched.goto(f"{base}/under-test/{name}.html")
+        watched.wait_for_timeout(3000)
+        assert _harm(watched, hostile_html, before) == [], name
+        assert "<img src=q" in watched.locator("body").inner_text(), name
+    assert watched.locator("meta[http-equiv='Content-Security-Policy']").count() == 1
+
+
+def test_without_the_defences_the_same_page_does_harm(hostile_html, lab, watched):
+    """The mutation check: nbconvert's own drawing of the same notebook, at the formgrader's address."""
+    from nbconvert import HTMLExporter
+
+    base, _, course = lab
+    submission, before = _grades_of(course, "scripted-1")
+    autograded = course.root / "autograded" / "scripted-1" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    stock, _ = HTMLExporter(template_name="classic").from_filename(str(autograded))
+    _logged_in(watched, lab)
+    url = f"{base}/formgrader/submissions/{submission}/"
+    watched.route(url, _serving(stock.encode()))
+    try:
+        watched.goto(url)
+        watched.wait_for_function("() => (window.__pwned || 0) > 0", timeout=30_000)
+        deadline = time.time() + 15
+        wanted = {"nbgrader_config.py was rewritten", "the student's grades changed"}
+        while time.time() < deadline and not wanted <= set(_harm(watched, hostile_html, before)):
+            time.sleep(0.5)
+        harm = _harm(watched, hostile_html, before)
+        assert "nbgrader_config.py was rewritten" in harm and "the student's grades changed" in harm, harm
+    finally:
+        shutil.copy2(ROOT / "nbgrader_config.py", hostile_html["config"])   # as the course had it

@@ -54,7 +54,7 @@ def test_the_attacks_really_ran_in_the_jail(jailed):
                                                  "started", "disk full", "killed [")), student
 
 
-@pytest.mark.parametrize("kind", jail_attacks.KINDS)
+@pytest.mark.parametrize("kind", jail_attacks.JAIL_KINDS)
 def test_without_the_jail_the_same_checks_find_harm(unjailed, kind):
     """The mutation check: the same class, graded with c.StudentCodeJail.enabled = False."""
     assert unjailed.consequences[kind] != []
@@ -82,6 +82,76 @@ def test_jailed_code_sees_nothing_of_the_course_and_no_secret(tmp_path, monkeypa
     assert (tmp_path / "mine.txt").read_text() == "my own file"  # the jail wrote to its copy
     assert seen["course"] is False and set(seen["repo"]) <= {".venv", "autograder", "instructors"}
     assert "JUPYTERHUB_API_TOKEN" not in seen["env"] and seen["connect"] != 0
+
+
+#: Run in a jail: what of the kernel's state around it student code can reach.
+AROUND = r"""
+import ctypes, json, os, resource
+libc = ctypes.CDLL(None, use_errno=True)
+def refused(call):
+    try:
+        ok = call()
+    except OSError as error:
+        return error.errno
+    return 0 if ok is None or ok >= 0 else ctypes.get_errno()
+KEYCTL = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+seen = {
+    "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+    "ttys": [fd for fd in range(64) if os.isatty(fd)],
+    "stdin": os.readlink("/proc/self/fd/0"),
+    "memfd": refused(lambda: os.memfd_create("x")),
+    "shmget": refused(lambda: libc.shmget(0, 2**20, 0o1600)),
+    "unshare_user": refused(lambda: libc.unshare(0x10000000)),
+    "keyctl": refused(lambda: libc.syscall(KEYCTL, 0, -3, 0)),
+    "msgget": refused(lambda: libc.msgget(0, 0o1600)),
+    "vsock": refused(lambda: __import__("socket").socket(40, __import__("socket").SOCK_STREAM)),
+    "bigger_buffer": refused(lambda: __import__("socket").socket().setsockopt(1, 7, 2**26)),
+    "unix_socket": refused(lambda: __import__("socket").socketpair() and None),
+    "files": resource.getrlimit(resource.RLIMIT_NOFILE),
+    "mqueue": resource.getrlimit(resource.RLIMIT_MSGQUEUE),
+}
+print(json.dumps(seen), flush=True)
+os.write(2, b"\x1b]0;CANARY-SCREEN\x07 written by the jail\n")
+"""
+
+
+def _around_the_jail(tmp_path, stdout, stderr) -> subprocess.Popen:
+    return subprocess.Popen(launch.wrapped([sys.executable, "-c", AROUND], jail.spec(str(tmp_path))),
+                            stdout=stdout, stderr=stderr)
+
+
+def test_the_jail_bounds_and_closes_the_kernel_state_around_it(tmp_path):
+    """No descriptor of the grader's, no RAM-backed file outside its tmpfs, no namespace, no keyring."""
+    run = _around_the_jail(tmp_path, subprocess.PIPE, subprocess.PIPE)
+    out, err = run.communicate(timeout=60)
+    seen = json.loads(out)
+    assert seen["fds"] == [0, 1, 2, 3] and seen["ttys"] == [] and seen["stdin"] == "/dev/null"
+    for call in ("memfd", "shmget", "msgget", "unshare_user", "keyctl", "bigger_buffer"):
+        assert seen[call] == 1, (call, seen[call])   # EPERM
+    assert seen["vsock"] == 97 and seen["unix_socket"] == 0   # EAFNOSUPPORT; Unix sockets work
+    assert seen["files"] == [jail.FILES_LIMIT, jail.FILES_LIMIT] and seen["mqueue"] == [0, 0]
+    # Its output reaches a log defused: the escape sequence's control characters are gone.
+    assert b"?]0;CANARY-SCREEN? written by the jail" in err and b"\x1b" not in err
+
+
+def test_nothing_of_a_jail_reaches_the_instructors_terminal(tmp_path):
+    """Run from a terminal, the jail neither reads it nor writes to it: its output goes nowhere."""
+    master, slave = os.openpty()
+    run = _around_the_jail(tmp_path, slave, slave)
+    os.close(slave)
+    os.write(master, b"the instructor types a password\n")
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    assert run.wait(timeout=60) == 0
+    os.close(master)
+    assert b"CANARY-SCREEN" not in screen and b"fds" not in screen
 
 
 def test_a_fork_bomb_is_capped_and_nothing_outlives_the_jail(tmp_path):
@@ -156,6 +226,10 @@ def test_a_grader_without_root_jails_through_a_user_namespace_as_nobody():
     command = ["runuser", "-u", "nobody", "--", "/usr/bin/python3", jail.launcher(), "--jail",
                json.dumps(jail.spec(str(folder))), "--", "/usr/bin/python3", "-I", "-c", probe]
     run = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/")
+    # The state around the jail is closed on this path too.
+    around = ["runuser", "-u", "nobody", "--", "/usr/bin/python3", jail.launcher(), "--jail",
+              json.dumps(jail.spec(str(folder))), "--", "/usr/bin/python3", "-I", "-c", AROUND]
+    closed = subprocess.run(around, capture_output=True, text=True, timeout=60, cwd="/")
     # A folder this account cannot read is refused, never copied in empty.
     os.chown(folder, 0, 0)
     os.chmod(folder, 0o700)
@@ -167,3 +241,7 @@ def test_a_grader_without_root_jails_through_a_user_namespace_as_nobody():
     assert seen["pid"] == 1 and seen["uid"] == jail.NOBODY and seen["mine"] == "mine"
     assert seen["caps"] == ["0000000000000000"] and seen["connect"] != 0
     assert "root" not in seen["root"]  # the grader's home: the system Python needs nothing of it
+    assert closed.returncode == 0, closed.stderr
+    around_seen = json.loads(closed.stdout)
+    assert around_seen["fds"] == [0, 1, 2, 3] and around_seen["ttys"] == []
+    assert [around_seen[c] for c in ("memfd", "shmget", "unshare_user", "keyctl")] == [1, 1, 1, 1]

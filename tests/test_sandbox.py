@@ -5,8 +5,12 @@ same attacks graded through nbgrader are in tests/test_hostile.py.
 """
 from __future__ import annotations
 
+import json
 import socket
+import struct
+import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -73,7 +77,7 @@ def test_the_wire_refuses_what_it_cannot_trust():
     with pytest.raises(wire.WireError, match="outside its storage"):
         wire.decode(forged)
     misnamed = wire.encode({"x": torch.arange(4.0)}).replace(b'"nbytes"', b'"nbites"')
-    with pytest.raises(wire.WireError, match="malformed"):
+    with pytest.raises(wire.WireError, match="bytes is None, not a count"):
         wire.decode(misnamed)
 
 
@@ -82,6 +86,121 @@ def test_a_flood_from_the_other_side_is_refused_before_it_is_read():
     a.sendall((wire.MAX_MESSAGE + 1).to_bytes(8, "big") + (0).to_bytes(8, "big"))
     with pytest.raises(wire.WireError, match="exceeds"):
         wire.receive(b)
+
+
+# --- a sandbox whose answers are hostile: the grader's time and memory stay bounded -----------
+# Student code commands the sandbox's socket. Each test sends one hostile answer and measures
+# what reading it cost this process; the same answer read without the bound costs what the
+# attacker chose, so each test can fail.
+
+def _frame(header: dict, payload: bytes = b"") -> bytes:
+    text = json.dumps(header).encode()
+    return struct.pack(">QQ", len(text), len(payload)) + text + payload
+
+
+def _peak_while(read) -> tuple[int, object]:
+    """Bytes this process allocated at most (tracemalloc) while ``read`` ran, and its result or error."""
+    tracemalloc.start()
+    try:
+        try:
+            result = read()
+        except Exception as error:  # noqa: BLE001 - the error is the result
+            result = error
+        return tracemalloc.get_traced_memory()[1], result
+    finally:
+        tracemalloc.stop()
+
+
+def _sent(data: bytes) -> socket.socket:
+    """The reading end of a socket that ``data`` is being sent into (until the reader hangs up)."""
+    a, b = socket.socketpair()
+
+    def send():
+        try:
+            a.sendall(data)
+        except OSError:
+            pass
+
+    threading.Thread(target=send, daemon=True).start()
+    return b
+
+
+def test_an_answer_larger_than_its_request_warrants_is_refused_unread():
+    from autograder.untrusted.sandbox import reply_budget
+
+    x = torch.randn(1000)
+    flood = _frame({"out_is_input": False}, bytes(64 * 2**20))
+    peak, error = _peak_while(lambda: wire.receive(_sent(flood), budget=reply_budget({"x": x})))
+    assert isinstance(error, wire.WireError) and "exceeds what this answer may take" in str(error)
+    assert peak < 2**20
+    peak, _ = _peak_while(lambda: wire.receive(_sent(flood)))   # without the request's budget
+    assert peak > 64 * 2**20
+
+
+def test_a_tensor_view_larger_than_its_request_warrants_is_refused_before_it_is_made():
+    from autograder.untrusted.sandbox import reply_budget
+
+    x = torch.randn(1000)
+    view = {"out": {"__tensor__": 0, "dtype": "float32", "size": [2**31], "stride": [0], "offset": 0, "nbytes": 4}}
+    with pytest.raises(wire.WireError, match="2147483648 elements, where at most"):
+        wire.decode(_frame(view, bytes(4)), budget=reply_budget({"x": x}))
+    unbounded = wire.Budget(elements=2**32)
+    assert wire.decode(_frame(view, bytes(4)), budget=unbounded)["out"].numel() == 2**31   # made, if allowed
+
+
+@pytest.mark.parametrize("header", [
+    "[" * 5000 + "]" * 5000,
+    json.dumps({"out": {"__tensor__": [0], "dtype": "float32", "size": [1], "stride": [1], "offset": 0, "nbytes": 4}}),
+    json.dumps({"out": {"__tensor__": 0, "dtype": "float32", "size": [-1], "stride": [1], "offset": 0, "nbytes": 4}}),
+    json.dumps({"out": {"__tensor__": 0, "dtype": "float32", "size": [2], "stride": [1], "offset": 3, "nbytes": 4}}),
+    json.dumps({"a": {"__tensor__": 0, "dtype": "float32", "size": [1], "stride": [1], "offset": 0, "nbytes": 4},
+                "b": {"__tensor__": 0, "dtype": "float32", "size": [1], "stride": [1], "offset": 0, "nbytes": 4}}),
+], ids=["deeply-nested", "index-not-a-count", "negative-size", "view-past-storage", "one-storage-twice"])
+def test_a_malformed_answer_is_a_wire_error_never_another_exception(header):
+    text = header.encode()
+    with pytest.raises(wire.WireError):
+        wire.decode(struct.pack(">QQ", len(text), 4) + text + bytes(4))
+
+
+def test_an_answer_that_trickles_ends_at_its_deadline():
+    a, b = socket.socketpair()
+    data = _frame({"failed": []})
+
+    def trickle():
+        for i in range(len(data)):
+            try:
+                a.send(data[i:i + 1])
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    start = time.monotonic()
+    with pytest.raises(socket.timeout):
+        wire.receive(b, deadline=time.monotonic() + 1.0)
+    assert time.monotonic() - start < 1.5
+    # Without a deadline, a per-read timeout never fires: each byte comes in time.
+    b.settimeout(1.0)
+    done = []
+    reader = threading.Thread(target=lambda: done.append(wire.receive(b)), daemon=True)
+    reader.start()
+    reader.join(2.0)
+    assert done == []
+    a.close()
+
+
+def test_an_answer_of_another_form_is_refused_as_unreadable():
+    from autograder.untrusted.sandbox import check_reply
+
+    good = {"out_is_input": False, "requires_grad": False, "out": torch.zeros(2), "routes": ["F.dropout"]}
+    assert check_reply("call", good) is good
+    for bad in ({"out_is_input": False, "routes": [1]}, {"unexpected": 1}, {"graph": True},
+                {"error": {"kind": "student", "types": "ValueError"}}, {"error": {"kind": "other"}},
+                {"out": "a string"}, [1, 2], {}, {"out_is_input": False},   # a field it must have is missing
+                {"error": {"kind": "student"}},
+                {"out_is_input": False, "requires_grad": False, "routes": [f"r{i}" for i in range(17)]}):
+        with pytest.raises(wire.WireError):
+            check_reply("call", bad)
 
 
 # --- verdicts from outside the student's process -------------------------------------
@@ -254,3 +373,9 @@ def test_the_overfitting_outcome_is_measured_here_with_the_layer_in_the_sandbox(
     assert failed(bad) == {("overfitting", "overfitting")}
     text = message(bad, "overfitting", "overfitting")
     assert "without dropout the gap is" in text and "torch's nn.Dropout(0.8)" in text
+
+
+def test_a_lone_surrogate_in_an_answer_cannot_stop_the_notebook_being_written():
+    """A student's ValueError('\\ud800') crosses as JSON; the grader's copy must still encode."""
+    message = wire.decode(_frame({"error": {"kind": "student", "message": "bad \ud800 char"}}))
+    assert message["error"]["message"].encode("utf-8") == b"bad ? char"

@@ -17,6 +17,8 @@ from nbconvert.exporters import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from traitlets import default
 
+from .safe_html import FEEDBACK_POLICY, SanitizeNotebook, clean_html
+
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>\s*", re.S | re.I)
 
 
@@ -46,8 +48,41 @@ def without_scripts(text: str) -> str:
     return _SCRIPT.sub("", text)
 
 
+def _markdown(context, source: str, **options) -> str:
+    """Markdown as HTML, math as MathML; Markdown it cannot draw (an attachment that is not
+    there) is shown as its text, never an error that stops the page."""
+    cell, resources = context.get("cell", {}), context.get("resources", {})
+    renderer = MathMLRenderer(escape=False, attachments=cell.get("attachments", {}),
+                              path=resources.get("metadata", {}).get("path", ""), **options)
+    try:
+        return MarkdownWithMath(renderer=renderer).render(source)
+    except Exception:  # noqa: BLE001 - nbconvert's InvalidNotebook and kin, from a student's text
+        return f"<pre>{html.escape(source)}</pre>"
+
+
+@pass_context
+def markdown_inert(context, source: str) -> str:
+    """A Jinja filter: Markdown as sanitised HTML, math as MathML (``c.HTMLExporter.filters``:
+    the formgrader draws every Markdown cell through it)."""
+    return clean_html(_markdown(context, source))
+
+
 class FeedbackExporter(HTMLExporter):
-    """``c.GenerateFeedback.exporter_class``: this course's template, math as MathML."""
+    """``c.GenerateFeedback.exporter_class``: this course's template, math as MathML, student content inert.
+
+    Whatever the configuration says, the notebook is sanitised first and the page
+    carries :data:`~.safe_html.FEEDBACK_POLICY` (:mod:`.safe_html`).
+    """
+
+    def _init_preprocessors(self):
+        super()._init_preprocessors()
+        if not any(isinstance(p, SanitizeNotebook) for p in self._preprocessors):
+            self._preprocessors.insert(0, SanitizeNotebook(parent=self))
+
+    def _init_resources(self, resources):
+        resources = super()._init_resources(resources)
+        resources["feedback_policy"] = FEEDBACK_POLICY
+        return resources
 
     @default("extra_loaders")
     def _template_folders(self):
@@ -58,14 +93,11 @@ class FeedbackExporter(HTMLExporter):
 
     @pass_context
     def markdown2html(self, context, source):
-        cell = context.get("cell", {})
-        renderer = MathMLRenderer(
-            escape=False, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
-            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
-            anchor_link_text=self.anchor_link_text, exclude_anchor_links=self.exclude_anchor_links,
-            **self.lexer_options)
-        return MarkdownWithMath(renderer=renderer).render(source)
+        return clean_html(_markdown(context, source, embed_images=self.embed_images,
+                                    anchor_link_text=self.anchor_link_text,
+                                    exclude_anchor_links=self.exclude_anchor_links, **self.lexer_options))
 
     def default_filters(self):
         yield from super().default_filters()
         yield ("without_scripts", without_scripts)
+        yield ("clean_html", clean_html)

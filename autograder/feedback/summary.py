@@ -319,6 +319,10 @@ _FAULTS = [
     (re.compile(r"^tampering: a cell claims to be nbgrader cell '([^']*)'"),
      lambda m, c, k: f"A cell claims to be the graded cell {m[1]!r}, which the assignment does not have; it "
                   f"earned nothing."),
+    (re.compile(r"^set aside: (\d+) things in the submission folder were not read \((.*)\)", re.S),
+     lambda m, c, k: f"{m[1]} things in your submission folder were not read, because the grader reads "
+                     f"only plain files and folders ({m[2]}). If your notebook needs them, hand them in "
+                     f"as ordinary files."),
     (re.compile(r"^sandbox: (.*)", re.S),
      lambda m, c, k: f"When the grader ran your code outside your notebook, it failed: {m[1]}"),
 ]

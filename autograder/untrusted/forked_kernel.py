@@ -65,17 +65,19 @@ def become_kernel(request: dict, fds: list[int], ready: int | None = None) -> No
     """In a child forked by the zygote: jail, limit, take the kernel's stdio, serve, exit."""
     os.setsid()  # its own process group, as jupyter_client starts kernels
     if request.get("jail"):
-        jail.enter(request["jail"], keep_fds=fds, ready=ready)  # the jail's environment too
+        # The jail's environment and stdio: its output reaches the grader's only through
+        # the keeper (defused, limited, never to a terminal).
+        jail.enter(request["jail"], ready=ready, outputs=(fds[1], fds[2]))
     else:
         # The kernel's environment first: the limits read it, as for a started kernel.
         os.environ.clear()
         os.environ.update(request["env"])
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
     limits.apply(die_with_parent=True)
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    for fd in fds:
-        if fd > 2:
-            os.close(fd)
     code = 1
     try:
         os.chdir(request["cwd"])

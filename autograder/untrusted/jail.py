@@ -21,11 +21,23 @@ first student line runs, and everything it starts is inside it too:
   its own processes, at most :data:`PROCESS_LIMIT` of them, threads
   included, and all of them die when its first process does.
 * **Network.** A network namespace with no interfaces up: every connection,
-  to loopback too, fails. The kernel talks to the grader through Unix
-  sockets in a folder bound in for it, the sandbox through an inherited one.
+  to loopback too, fails. The kernel makes its Unix sockets in a folder of
+  the jail's own tmpfs, which the grader reaches through ``/proc/<pid>/root``;
+  the sandbox talks over an inherited socket. Nothing of the grader's disk is
+  writable from inside.
 * **Environment.** Only the variables :func:`environment` allows.
 * **Devices.** ``/dev/null``, ``/dev/zero``, ``/dev/full``, the random
   devices, and NVIDIA's device nodes (with ``/sys``) where the machine has them.
+* **Descriptors.** Nothing the grader had open: stdin is ``/dev/null``; stdout
+  and stderr are pipes to the jail's keeper outside, which passes at most
+  :data:`OUTPUT_LIMIT` bytes of each on to the grader's with control characters
+  defused, and nothing at all to a terminal (the instructor's keystrokes and
+  screen stay out of reach).
+* **Kernel state.** A fresh, empty session keyring (the grader's may hold
+  Kerberos tickets and passwords), at most :data:`FILES_LIMIT` open files, no
+  POSIX message queues, and the system calls :mod:`.syscalls` lists refused:
+  RAM-backed files outside the tmpfs, new namespaces or mounts, the key store,
+  ptrace and a few others.
 
 :func:`enter` does all of that in the calling process, which must be freshly
 forked (single-threaded) and hold nothing it should keep from student code.
@@ -39,14 +51,20 @@ import errno
 import json
 import os
 import platform
+import re
 import resource
 import select
 import signal
-import stat
 import subprocess
 import sys
 import sysconfig
 import threading
+
+try:
+    from . import intake, syscalls
+except ImportError:  # imported by the launcher, run as a file: its folder is sys.path[0]
+    import intake  # type: ignore[no-redef]
+    import syscalls  # type: ignore[no-redef]
 
 #: Bytes the jail may write in all: its working folder, /tmp, /dev/shm and its home.
 DISK_LIMIT = 256 * 2**20
@@ -62,6 +80,10 @@ NOBODY = 65534
 HOME = "/home/student"
 #: What a submission folder may hold to be copied into the jail.
 COPY_LIMIT = 64 * 2**20
+#: Files a jailed process may have open at once.
+FILES_LIMIT = 1024
+#: Bytes of a jail's own output (stdout and stderr) passed on to the grader's stderr.
+OUTPUT_LIMIT = 64 * 1024
 
 #: Environment variables kept (with the prefixes below: locale, the grader's settings, CUDA's
 #: and PyTorch's); the rest (tokens, credentials, Jupyter's and the hub's variables) go.
@@ -114,15 +136,24 @@ def environment(env, home: str = HOME) -> dict:
     return {**kept, "HOME": home, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp"}
 
 
-def spec(workdir: str | None = None, writable=(), env=None) -> dict:
-    """What one jail needs: the folder to copy as its working folder, folders bound writable.
+def spec(workdir: str | None = None, readonly=(), sockets: str | None = None, env=None) -> dict:
+    """What one jail needs: the folder to copy as its working folder, and two extras for a kernel.
 
-    ``writable`` folders (the kernel's sockets) appear at their own paths and are
-    given to the jail's uid; ``env`` is cut with :func:`environment` (None: this one's).
+    ``readonly`` folders (the kernel's connection file) appear read-only at their
+    own paths, readable by the jail's uid. ``sockets``, a path under ``/tmp``, is
+    made as an empty folder on the jail's own tmpfs (the kernel binds its sockets
+    there). ``env`` is cut with :func:`environment` (None: this one's).
     """
+    if sockets is not None and not sockets.startswith("/tmp/"):
+        raise ValueError(f"a jail's socket folder lies under /tmp, not at {sockets}")
     return {"workdir": os.path.realpath(workdir) if workdir else None,
-            "writable": [os.path.realpath(w) for w in writable],
+            "readonly": [os.path.realpath(r) for r in readonly], "sockets": sockets,
             "env": environment(os.environ if env is None else env)}
+
+
+def reachable(pid: int, path: str) -> str:
+    """Where the grader finds ``path`` of the jail whose keeper is ``pid``: inside its root."""
+    return f"/proc/{pid}/root{path}"
 
 
 # --- system calls ---------------------------------------------------------------------
@@ -241,40 +272,24 @@ def _bind(source: str, target: str, writable: bool = False, devices: bool = Fals
 
 
 def _copy_tree(source: str, target: str) -> None:
-    """Copy a submission folder: files and folders only, no link followed, at most COPY_LIMIT bytes.
+    """Copy a submission folder into the jail: what :class:`.intake.Intake` takes, at most COPY_LIMIT bytes.
 
-    The grader reads with its own rights here, so a symbolic link the student
-    handed in (to a classmate's folder, say) is copied as a link, which inside the
-    jail points into the jail; FIFOs and devices are skipped.
+    The grader reads with its own rights here, so nothing in the folder is followed
+    or opened but plain files and folders (a link to a classmate's folder, a FIFO,
+    a device stay outside); a folder too large for the jail is refused.
     """
-    def unreadable(error: OSError) -> None:
+    shown = source.removeprefix("/old")
+    taken = intake.Intake(intake.Limits(file_bytes=COPY_LIMIT, total_bytes=COPY_LIMIT))
+    try:
+        taken.copy(source, target)
+    except FileNotFoundError:
+        raise JailError(f"the notebook's folder {shown} is not a folder this account can reach") from None
+    except OSError as error:
         raise JailError(f"the notebook's folder cannot be read to copy it into the jail: "
-                        f"{error.filename.removeprefix('/old')}: {error.strerror}")
-
-    if not os.path.isdir(source):
-        raise JailError(f"the notebook's folder {source.removeprefix('/old')} is not a folder this "
-                        f"account can reach")
-    total = 0
-    for folder, dirs, files in os.walk(source, onerror=unreadable, followlinks=False):
-        rel = os.path.relpath(folder, source)
-        into = os.path.normpath(os.path.join(target, rel))
-        for name in dirs + files:
-            path, dest = os.path.join(folder, name), os.path.join(into, name)
-            info = os.lstat(path)
-            if stat.S_ISLNK(info.st_mode):
-                os.symlink(os.readlink(path), dest)
-            elif stat.S_ISDIR(info.st_mode):
-                os.mkdir(dest, 0o755)
-            elif stat.S_ISREG(info.st_mode):
-                total += info.st_size
-                if total > COPY_LIMIT:
-                    raise JailError(f"the notebook's folder {source.removeprefix('/old')} holds more than "
-                                    f"{COPY_LIMIT // 2**20} MiB, too much to copy into the jail")
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-                with os.fdopen(fd, "rb") as src, open(dest, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-                os.chmod(dest, stat.S_IMODE(info.st_mode) | 0o600)
+                        f"{shown}: {error.strerror}") from None
+    if taken.over_total:
+        raise JailError(f"the notebook's folder {shown} holds more than {COPY_LIMIT // 2**20} MiB, "
+                        f"too much to copy into the jail")
 
 
 def _chown_tree(path: str, uid: int, gid: int) -> None:
@@ -310,9 +325,11 @@ def _build_root(spec: dict, uid: int | None) -> None:
     workdir = spec.get("workdir") or HOME
     if spec.get("workdir"):
         _copy_tree("/old" + workdir, "/scratch/work")
+    if spec.get("sockets"):
+        os.makedirs("/scratch" + spec["sockets"], mode=0o700)
     if uid is not None:
         _chown_tree("/scratch", uid, uid)
-        for path in spec.get("writable", []):
+        for path in spec.get("readonly", []):
             _chown_tree("/old" + path, uid, uid)
     # (source, target, writable, devices); parents before children, so that a folder bound
     # under /tmp lands in the jail's /tmp, not under it.
@@ -323,13 +340,19 @@ def _build_root(spec: dict, uid: int | None) -> None:
     mounts += [(f"/old{p}", f"/new{p}", p.startswith("/dev/"), p.startswith("/dev/")) for p in gpu]
     if spec.get("workdir"):
         mounts.append(("/scratch/work", f"/new{workdir}", True, False))
-    mounts += [(f"/old{p}", f"/new{p}", True, False) for p in spec.get("writable", [])]
+    mounts += [(f"/old{p}", f"/new{p}", False, False) for p in spec.get("readonly", [])]
     for source, target, writable, devices in sorted(mounts, key=lambda m: m[1].count("/")):
         if os.path.islink(source) and not source.startswith("/old/dev/"):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.symlink(os.readlink(source), target)  # /bin -> usr/bin on a merged /usr
         else:
             _bind(source, target, writable, devices)
+    if spec.get("sockets"):
+        # A tmpfs of its own: a mount point cannot be renamed or replaced by a link, so the path the
+        # grader connects through stays this folder; it holds a few sockets, nothing more.
+        owner = uid if uid is not None else NOBODY
+        _mount("tmpfs", "/new" + spec["sockets"], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+               f"size=64k,nr_inodes=64,mode=0700,uid={owner},gid={owner}")
     os.makedirs("/new/proc", exist_ok=True)
     _mount("proc", "/new/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
@@ -344,10 +367,56 @@ def _build_root(spec: dict, uid: int | None) -> None:
 
 # --- entering it -------------------------------------------------------------------------
 
+#: What the jail's output may not carry to the grader's log: C0 and C1 control characters but
+#: newline and tab (a terminal's escape sequences, carriage returns), and bidirectional overrides.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
-def _relay(child: int) -> None:
-    """The jail's keeper, outside it: wait for its first process, end as it ended."""
+
+class _Output:
+    """The keeper's copy of one of the jail's output streams: defused and cut at a limit."""
+
+    def __init__(self, fd: int):
+        self.fd = fd if not os.isatty(fd) else None  # a terminal gets nothing of it
+        self.left = OUTPUT_LIMIT
+
+    def write(self, data: bytes) -> None:
+        if self.fd is None or self.left < 0:
+            return
+        cut = len(data) > self.left
+        text = _UNSAFE.sub("?", data[:self.left].decode("utf-8", "replace"))
+        self.left = -1 if cut else self.left - len(data)
+        if cut:
+            text += f"\n[output of student code cut after {OUTPUT_LIMIT} bytes]\n"
+        try:
+            os.write(self.fd, text.encode())
+        except OSError:
+            self.fd = None
+
+
+def _relay(child: int, pipes: dict[int, int]) -> None:
+    """The jail's keeper, outside it: pass its output on, wait for its first process, end as it ended.
+
+    ``pipes`` maps the read end of each of the jail's output pipes to where it goes.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is for the kernel in the jail
+    open_pipes = {r: _Output(fd) for r, fd in pipes.items()}
+    while open_pipes:  # until every process in the jail has closed them (or is gone)
+        try:
+            readable = select.select(list(open_pipes), [], [])[0]
+        except InterruptedError:
+            continue
+        for r in readable:
+            try:
+                chunk = os.read(r, 65536)
+            except InterruptedError:
+                continue
+            except OSError:
+                chunk = b""
+            if chunk:
+                open_pipes[r].write(chunk)
+            else:
+                os.close(r)
+                del open_pipes[r]
     while True:
         try:
             _, status = os.waitpid(child, 0)
@@ -373,19 +442,41 @@ def _fail(ready: int | None, why: str) -> None:
     os._exit(SETUP_FAILED)
 
 
-def enter(spec: dict, keep_fds=(), ready: int | None = None) -> None:
+def _new_session_keyring() -> None:
+    """Leave the grader's session keyring for an empty one of the jail's own."""
+    number = syscalls.DENIED.get(platform.machine(), {}).get("keyctl")
+    if number is None:
+        raise JailUnavailable(f"keyctl's system call number on {platform.machine()} is not known")
+    KEYCTL_JOIN_SESSION_KEYRING = 1
+    if _libc.syscall(ctypes.c_long(number), ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING), None) < 0:
+        code = ctypes.get_errno()
+        if code != errno.ENOSYS:  # a kernel without keyrings has nothing to leave behind
+            raise OSError(code, f"keyctl(JOIN_SESSION_KEYRING): {os.strerror(code)}")
+
+
+def _fresh_stdio(out_w: int, err_w: int) -> None:
+    """stdin from /dev/null, stdout and stderr into the keeper's pipes: nothing of the grader's."""
+    null = os.open("/dev/null", os.O_RDONLY)
+    for source, target in ((null, 0), (out_w, 1), (err_w, 2)):
+        os.dup2(source, target)
+        os.close(source)
+
+
+def enter(spec: dict, keep_fds=(), ready: int | None = None, outputs: tuple[int, int] = (1, 2)) -> None:
     """Jail this process and everything it will start; returns inside the jail.
 
     Call it in a freshly forked, single-threaded process. The caller becomes the
-    jail's keeper outside (it waits, then exits as the jailed process did, so its
-    pid stands for the jail: a SIGKILL to it ends everything inside); a child, the
-    first process of the jail's PID namespace, returns from here. Every descriptor
-    but 0, 1, 2 and ``keep_fds`` is closed. ``ready``, a pipe, gets ``ok`` once the
+    jail's keeper outside (it passes the jail's stdout and stderr on to ``outputs``,
+    waits, then exits as the jailed process did, so its pid stands for the jail:
+    a SIGKILL to it ends everything inside); a child, the first process of the
+    jail's PID namespace, returns from here with fresh stdio and every other
+    descriptor but ``keep_fds`` closed. ``ready``, a pipe, gets ``ok`` once the
     jail stands, or the reason it could not be set up (then the process exits).
     """
     try:
         if not sys.platform.startswith("linux"):
             raise JailUnavailable(f"the jail needs Linux namespaces; this is {sys.platform}")
+        syscalls.program()  # Unsupported here, before anything changed, on an unknown machine
         root = os.geteuid() == 0
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
         if root:
@@ -400,19 +491,22 @@ def enter(spec: dict, keep_fds=(), ready: int | None = None) -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the keeper dies with whoever started it
         keeper = os.getpid()
         alive_r, alive_w = os.pipe()  # closes when the keeper dies
-    except (OSError, JailUnavailable) as error:
+        (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()
+    except (OSError, JailUnavailable, syscalls.Unsupported) as error:
         _fail(ready, _explain(error))
     child = os.fork()
     if child:
-        os.close(alive_r)
-        if ready is not None:
-            os.close(ready)
-        _relay(child)
+        for fd in (alive_r, out_w, err_w, *([ready] if ready is not None else [])):
+            os.close(fd)
+        _relay(child, {out_r: outputs[0], err_r: outputs[1]})
     try:
-        os.close(alive_w)
+        for fd in (alive_w, out_r, err_r):
+            os.close(fd)
         jail_uid = UID_BASE + keeper if root else None
         _build_root(spec, jail_uid)
-        resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
+        for limit, value in ((resource.RLIMIT_NPROC, PROCESS_LIMIT), (resource.RLIMIT_NOFILE, FILES_LIMIT),
+                             (resource.RLIMIT_MSGQUEUE, 0)):
+            resource.setrlimit(limit, (value, value))
         _drop_bounding_set()
         if root:
             os.setgroups([])
@@ -427,8 +521,11 @@ def enter(spec: dict, keep_fds=(), ready: int | None = None) -> None:
         os.umask(0o022)
         os.environ.clear()
         os.environ.update(spec.get("env") or environment({}))
+        _new_session_keyring()
+        syscalls.install()
+        _fresh_stdio(out_w, err_w)
         _close_all_but({0, 1, 2, *keep_fds} | ({ready} if ready is not None else set()))
-    except (OSError, JailError, JailUnavailable) as error:
+    except (OSError, JailError, JailUnavailable, syscalls.Unsupported) as error:
         _fail(ready, _explain(error))
     if ready is not None:
         os.write(ready, b"ok\n")

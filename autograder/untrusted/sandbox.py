@@ -27,6 +27,7 @@ import itertools
 import os
 import signal
 import socket
+import time
 
 from . import wire
 from .zygote import Zygote
@@ -222,6 +223,100 @@ def become_sandbox(sock: socket.socket, jail_spec: dict | None = None, ready: in
 
 # --- in the grader -----------------------------------------------------------------
 
+#: A reply may hold up to this many times the elements, and the bytes, of the tensors its
+#: request sent (``n`` times more for ``repeat``): a wrong shape or dtype is a verdict the
+#: checks give; anything larger is refused before it is read.
+REPLY_FACTOR = 4
+#: ... and at least this many elements and bytes, whatever the request held.
+REPLY_FLOOR = 1 << 20
+#: JSON a reply may carry: names, messages, a repr.
+REPLY_HEADER = 256 * 1024
+#: Longest string a reply may hold.
+REPLY_TEXT = 10_000
+#: Most routes to torch's dropout one reply may name (the watch names a handful at most).
+REPLY_ROUTES = 16
+
+
+def reply_budget(fields: dict) -> wire.Budget:
+    """What the reply to a request with these fields may cost the grader to read."""
+    import torch
+
+    tensors = [v for v in fields.values() if isinstance(v, torch.Tensor)]
+    copies = max(1, int(fields.get("n", 1)))
+    elements = REPLY_FACTOR * copies * max((t.numel() for t in tensors), default=0)
+    nbytes = REPLY_FACTOR * copies * sum(t.untyped_storage().nbytes() for t in tensors)
+    return wire.Budget(REPLY_HEADER, max(nbytes, REPLY_FLOOR), max(elements, REPLY_FLOOR))
+
+
+def _tensor_reply() -> dict:
+    import torch
+
+    return {"out_is_input": bool, "requires_grad": bool, "out": torch.Tensor,
+            "x_after": torch.Tensor, "graph": int}
+
+
+#: The fields a reply to each request must have unless it reports an error (one of a set suffices).
+_REQUIRED = {"load": [{"failed"}], "subject": [{"id", "missing"}], "call": [{"out_is_input"}, {"requires_grad"}],
+             "invoke": [{"out_is_input"}, {"requires_grad"}], "forward": [{"out_is_input"}, {"requires_grad"}],
+             "backward": [{"grad"}], "repeat": [{"out"}], "make": [{"module"}, {"training"}],
+             "train": [{"training"}, {"returned_self"}], "describe": [{"info"}], "pipeline": [{"info", "missing"}]}
+
+
+def _reply_fields(op: str) -> dict:
+    """The fields a reply to ``op`` may have, and their types (besides ``error`` and ``routes``)."""
+    import torch
+
+    return {"load": {"failed": list}, "subject": {"id": int, "missing": str}, "seed": {},
+            "call": _tensor_reply(), "invoke": _tensor_reply(), "forward": _tensor_reply(),
+            "backward": {"grad": (torch.Tensor, type(None))}, "repeat": {"out": torch.Tensor},
+            "make": {"module": int, "training": bool},
+            "train": {"training": bool, "returned_self": bool}, "set": {},
+            "describe": {"info": dict}, "pipeline": {"info": dict, "missing": str}}[op]
+
+
+def _texts(value, what: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= REPLY_TEXT for v in value):
+        raise wire.WireError(f"{what} is not a list of strings")
+
+
+def check_reply(op: str, reply) -> dict:
+    """``reply`` if it has the form an answer to ``op`` has; WireError otherwise.
+
+    The sandbox is student code's to command: what the grader then does with a
+    reply (a key it reads, a string it joins) must not raise anything but a verdict.
+    """
+    if not isinstance(reply, dict):
+        raise wire.WireError(f"the answer is a {type(reply).__name__}, not a message")
+    allowed = {**_reply_fields(op), "error": dict, "routes": list}
+    for key, value in reply.items():
+        kind = allowed.get(key)
+        if kind is None:
+            raise wire.WireError(f"the answer has a field {key[:40]!r} that {op} does not send")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise wire.WireError(f"the answer's {key!r} is a {type(value).__name__}")
+        if isinstance(value, str) and len(value) > REPLY_TEXT:
+            raise wire.WireError(f"the answer's {key!r} is longer than {REPLY_TEXT} characters")
+    if "routes" in reply:
+        _texts(reply["routes"], "routes")
+        if len(reply["routes"]) > REPLY_ROUTES or any(len(r) > 200 for r in reply["routes"]):
+            raise wire.WireError(f"the answer names more than {REPLY_ROUTES} routes, or a route of over 200 characters")
+    if "failed" in reply:
+        _texts(reply["failed"], "failed")
+    error = reply.get("error")
+    if error is not None:
+        texts = {k: error.get(k, "") for k in ("message", "call")}
+        if (error.get("kind") not in ("check", "student") or "message" not in error
+                or set(error) - {"kind", "message", "call", "types"}
+                or not all(isinstance(v, str) and len(v) <= REPLY_TEXT for v in texts.values())):
+            raise wire.WireError("the answer's error is not one the sandbox sends")
+        _texts(error.get("types", ["Exception"]), "the error's types")
+    else:
+        missing = [" or ".join(sorted(one)) for one in _REQUIRED.get(op, []) if not one & set(reply)]
+        if missing:
+            raise wire.WireError(f"the answer to {op} lacks {', '.join(missing)}")
+    return reply
+
+
 class SandboxGone(Exception):
     """The sandbox process ended (or was ended) while it should have answered."""
 
@@ -264,17 +359,22 @@ class Sandbox:
         return self.exit_status is None
 
     def request(self, op: str, timeout: float, **fields) -> dict:
-        """Send one request and wait up to ``timeout`` s; kill the sandbox on any failure.
+        """Send one request and wait up to ``timeout`` s in all; kill the sandbox on any failure.
+
+        The reply is read within :func:`reply_budget` and must pass :func:`check_reply`:
+        a reply that trickles, floods, or has another form ends the sandbox like a crash.
 
         Raises :class:`SandboxGone` (with why) if the process died or ran out of time;
         anything raised while waiting (the runner's own time limit) also kills it.
         """
         if not self.alive:
             raise SandboxGone(describe_exit(self.exit_status))
+        deadline = time.monotonic() + timeout
         try:
             self.sock.settimeout(timeout)
             wire.send(self.sock, {"op": op, **fields})
-            return wire.receive(self.sock, self.device)
+            reply = wire.receive(self.sock, self.device, deadline, reply_budget(fields))
+            return check_reply(op, reply)
         except socket.timeout:
             self.kill()
             raise SandboxGone(f"your code did not answer within {timeout:.0f} s "
