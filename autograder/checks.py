@@ -18,6 +18,9 @@ by :func:`check_forward`.
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
+import random
 import zlib
 from dataclasses import dataclass
 from typing import Callable
@@ -25,8 +28,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .stats import ProportionTest
-from .subject import CheckFailed, CheckTimeout, CodeCrashed, ModuleSubject, StudentError, Subject
+from .stats import ProportionTest, binomial_collision, tolerance_for
+from .subject import GRAD_MODES, CheckFailed, CheckTimeout, CodeCrashed, ModuleSubject, StudentError, Subject
 
 FUNCTION, MODULE = ("function",), ("module",)
 
@@ -56,11 +59,27 @@ def check(name: str, points: int, summary: str, hint: str, targets=FUNCTION):
     return register
 
 
+def _run_seed() -> int:
+    """The seed of this grading run's random choices (p values, shapes): new per process.
+
+    ``AUTOGRADER_SEED`` fixes it, to reproduce a verdict; messages that depend on a
+    drawn value name the value, so a student can try it without the seed.
+    """
+    fixed = os.environ.get("AUTOGRADER_SEED", "")
+    return int(fixed) if fixed.isdigit() else random.SystemRandom().randrange(2**32)
+
+
+RUN_SEED = _run_seed()
+
+
 class Context:
     """Where and how a check makes its inputs: device, dtypes, a private generator.
 
     Inputs come from the check's own generator, never torch's global one, so
     a student's ``torch.manual_seed`` cannot change what the grader feeds in.
+    Choices that must not be a fixed grid (p values, shapes) come from ``draws``,
+    seeded per grading run (:data:`RUN_SEED`): an answer tuned to the values a check
+    tries meets other values next time.
     """
 
     def __init__(self, device: torch.device, dtypes, seed: int):
@@ -69,6 +88,15 @@ class Context:
         self.seed = seed
         self.gen = torch.Generator(device=device)
         self.gen.manual_seed(seed)
+        self.draws = random.Random(seed ^ RUN_SEED)
+
+    def draw_p(self, low: float = 0.01, high: float = 0.99) -> float:
+        """A p from the whole interval, off the grid of hundredths the fixed values sit on,
+        rounded to 4 places so that a message can name it exactly."""
+        while True:
+            p = round(self.draws.uniform(low, high), 4)
+            if round(p, 2) != p:
+                return p
 
     def values(self, *shape, dtype=torch.float32) -> torch.Tensor:
         """Nonzero values of both signs, |v| in [0.5, 1.5): a zero out means dropped."""
@@ -99,19 +127,6 @@ def _relative_tolerance(dtype: torch.dtype) -> float:
 
 def _zero_share(out: torch.Tensor) -> float:
     return (out == 0).float().mean().item() if out.numel() else 0.0
-
-
-def _rate_failure(call: str, share: float, p: float, test: ProportionTest) -> str:
-    """Why a drop share is wrong, in words ("" when the test accepts it)."""
-    if test.accepts(share):
-        return ""
-    why = ""
-    if abs(share - (1 - p)) <= test.t:
-        why = ": that is 1-p, so values are dropped where they should be kept"
-    elif share == 0:
-        why = ": nothing was dropped"
-    return (f"{call} zeroed {share:.1%} of the values; torch zeroes a share p = {p:.0%} "
-            f"(accepted: {test.band()}){why}")
 
 
 # --- defaults and keywords ------------------------------------------------------------
@@ -198,41 +213,125 @@ def check_eval_mode(subject: Subject, ref: Subject, ctx: Context) -> None:
                               f"torch returns the input unchanged in eval mode")
 
 
-# --- drop rate -------------------------------------------------------------------------
+# --- drop rate ---------------------------------------------------------------------
 
-#: One call per p on 2**19 values; a share within ±0.005 of p passes.
-DROP_RATE_TESTS = {p: ProportionTest(p=p, n=2**19, t=0.005) for p in (0.1, 0.5, 0.9)}
-BOUNDS["drop_rate"] = list(DROP_RATE_TESTS.values())
+#: p at the ends of [0, 1], in every floating dtype: where a rate quantised to a grid
+#: is furthest off in relative terms. A uniform draw on a grid of step 1/m (m = 100, 256,
+#: or the 2048 and 256 values torch's own draws take in float16 and bfloat16) drops
+#: either nothing or at least 1/m below p = 1/m, so the lower edge sits under the finest of
+#: those grids; a p clamped short of 1 keeps ten times too much at p = 0.999. Then p drawn
+#: at random from the whole interval, new each grading run, in float32: no grid of p
+#: values to tune an answer to.
+EDGE_PS, EDGE_N = (0.0002, 0.999), 2**20
+RANDOM_PS, RANDOM_N = 3, 2**19
+#: Where fewer values tell the error (inputs cost time, more so in a sandbox): a p clamped
+#: short of 1 is ten times off, a bfloat16 draw drops ten times p at the lower edge, and
+#: float64 draws are finer than float32's. float32 and float16 get EDGE_N at the lower edge.
+SMALL_N = 2**18
+#: In the other dtypes the lower edge, where a coarse draw shows (a draw made in bfloat16
+#: gives 1 above 0.996, so it also drops far too much there). Each share is tested within
+#: the narrowest band whose false failure is at most RATE_BUDGET: 2 + 3 + 3 = 8 tests.
+RATE_BUDGET = 1e-11
+
+
+def rate_test(p: float, n: int) -> ProportionTest:
+    return tolerance_for(p, n, RATE_BUDGET)
+
+
+BOUNDS["drop_rate"] = ([rate_test(EDGE_PS[0], EDGE_N), rate_test(EDGE_PS[1], SMALL_N), rate_test(EDGE_PS[0], EDGE_N)]
+                       + [rate_test(EDGE_PS[0], SMALL_N)] * 2 + [rate_test(0.5, RANDOM_N)] * RANDOM_PS)
+
+
+def _percent(share: float) -> str:
+    """A share in per cent, with the decimals that tell 0.1% from 0.3% and 99.9% from 99%."""
+    return f"{share:.3%}" if min(share, 1 - share) < 0.01 else f"{share:.2%}"
+
+
+def _band(test: ProportionTest) -> str:
+    return f"{_percent(test.p - test.t)} to {_percent(test.p + test.t)}"
+
+
+def _rate_failure(call: str, share: float, p: float, test: ProportionTest) -> str:
+    """Why a drop share is wrong, in words ("" when the test accepts it)."""
+    if test.accepts(share):
+        return ""
+    why = ""
+    if abs(share - (1 - p)) <= test.t:
+        why = ": that is 1-p, so values are dropped where they should be kept"
+    elif share == 0:
+        why = ": nothing was dropped"
+    return (f"{call} zeroed {_percent(share)} of the values; torch zeroes a share p = "
+            f"{_percent(p)} (accepted: {_band(test)}){why}")
 
 
 @check("drop_rate", 2,
-       summary="the share of zeros is p, for a small, middle and large p",
-       hint="Drop each value independently with probability p: keep it where "
-            "torch.rand_like(x) >= p (or bernoulli with 1-p).")
+       summary="the share of zeros is p, for every p (drawn anew each run) and in every dtype",
+       hint="Drop each value independently with probability p: keep it where a uniform draw "
+            "in float32 is >= p (torch.rand_like(x, dtype=torch.float32) >= p), whatever x's "
+            "dtype; use p exactly as given, never rounded or clamped.")
 def check_drop_rate(subject: Subject, ref: Subject, ctx: Context) -> None:
-    """A rate off by 0.01 is missed with probability < 1e-11 (tests/test_stats.py)."""
-    for p, test in DROP_RATE_TESTS.items():
-        x = ctx.values(test.n)
-        failure = _rate_failure(f"with p={p} you", _zero_share(subject(x, p)), p, test)
+    """Each share within a band derived for its p (false failure <= 1e-11 per share).
+
+    A rate quantised to 1/100 or 1/256 is 0 or many times p at p = 0.0002; a p clamped
+    at 0.99 keeps ten times too much at p = 0.999; a draw in float16 drops 1/2048, more
+    than twice p, at p = 0.0002. Random p in between catch a rate right only on a grid.
+    """
+    low, high = EDGE_PS
+    cases = [(low, torch.float32, EDGE_N), (high, torch.float32, SMALL_N)]
+    cases += [(p, torch.float32, RANDOM_N) for p in sorted(ctx.draw_p() for _ in range(RANDOM_PS))]
+    cases += [(low, dtype, EDGE_N if dtype == torch.float16 else SMALL_N)
+              for dtype in ctx.dtypes if dtype != torch.float32]
+    values = ctx.values(max(n for _, _, n in cases))  # one draw, copied per case: inputs cost time too
+    for p, dtype, n in cases:
+        test = rate_test(p, n)
+        on = "" if dtype == torch.float32 else f" on {_dtype_name(dtype)} values"
+        x = values[:n].to(dtype, copy=True)
+        failure = _rate_failure(f"with p={p}{on} you", _zero_share(subject(x, p, on=on.removeprefix(" on "))),
+                                p, test)
+        if failure and dtype in (torch.float16, torch.bfloat16):
+            failure += (f". A uniform draw made in {_dtype_name(dtype)} has too few values near 0 and 1 "
+                        f"to compare with p: draw it in float32 and cast the mask to x's dtype")
         if failure:
             raise CheckFailed(failure)
 
 
 # --- scaling ---------------------------------------------------------------------------
 
+#: Calls on one 0-dim tensor at p = 0.3: about 45 keep it, each kept value must be scaled.
+SCALAR_SCALE_CALLS = 64
+
+
+def _torch_scale(ref: Subject, p: float, dtype: torch.dtype, ctx: Context) -> float:
+    """The factor torch's dropout gives kept values of ``dtype`` at ``p``, as torch rounds it."""
+    x = ctx.values(4096, dtype=dtype)
+    return _ratios(ref(x.clone(), p), x).median().item()
+
+
 @check("scaling", 2,
-       summary="every kept value equals x/(1-p), in every dtype",
+       summary="every kept value equals x/(1-p), for any p, in every dtype, 0-dim tensors included",
        hint="Inverted dropout scales the survivors by 1/(1-p) during training, so the "
             "expected value of each output equals its input.")
 def check_scaling(subject: Subject, ref: Subject, ctx: Context) -> None:
     """Compares each kept value with torch's scale on the same input, to a few ulps."""
     for dtype in (torch.float32, *[d for d in ctx.dtypes if d != torch.float32]):
-        for p in (0.3, 0.8):
-            x = ctx.values(4096, dtype=dtype)
-            out = subject(x.clone(), p)
-            call = subject.call_text(p)
+        for p, shape in ((0.3, (4096,)), (0.8, (4096,)), (ctx.draw_p(0.05, 0.95), (4096,)), (0.3, ())):
+            if shape == ():  # a 0-dim tensor is a value like any other: its kept calls, scaled
+                x = ctx.values(dtype=dtype)
+                try:
+                    out, x = subject.repeat(x, p, SCALAR_SCALE_CALLS), x.expand(SCALAR_SCALE_CALLS)
+                except (StudentError, CheckFailed) as error:
+                    if isinstance(getattr(error, "error", None), (NotImplementedError, CheckTimeout, CodeCrashed)):
+                        raise
+                    continue  # a 0-dim tensor that breaks the code: edge_cases says so
+                if not (out == 0).any():
+                    continue  # never dropped: not dropout on a 0-dim tensor at all, edge_cases says so
+                call = f"{subject.call_text(p)} on a 0-dim tensor"
+            else:
+                x = ctx.values(*shape, dtype=dtype)
+                out = subject(x.clone(), p)
+                call = subject.call_text(p)
             _same_shape(out, x, call)
-            torch_scale = _ratios(ref(x.clone(), p), x).median().item()
+            torch_scale = _torch_scale(ref, p, dtype, ctx)
             ratios = _ratios(out, x)
             if ratios.numel() == 0:
                 continue  # nothing kept: the drop-rate check reports it
@@ -246,7 +345,8 @@ def check_scaling(subject: Subject, ref: Subject, ctx: Context) -> None:
             close = f"{low.item():.3f}" == f"{high.item():.3f}" == f"{torch_scale:.3f}"
             why = (f" (off by {error.max().item():.1e} relative, allowed "
                    f"{_relative_tolerance(dtype):.0e}: compute the scale in x's dtype)" if close else "")
-            raise CheckFailed(f"kept values scaled by {seen}{where}; torch scales them by "
+            scalar = " on a 0-dim tensor" if shape == () else ""
+            raise CheckFailed(f"kept values{scalar} scaled by {seen}{where}; torch scales them by "
                               f"1/(1-p) = {torch_scale:.3f} for p={p}{why}")
 
 
@@ -285,7 +385,29 @@ INDEPENDENCE_BOUNDS = {
     "dimensions": ProportionTest(p=0.5, n=2**13, t=AGREEMENT_T - _SLACK,
                                  repeats=sum(len(s) for s in RANK_SHAPES)),
 }
-BOUNDS["independence"] = list(INDEPENDENCE_BOUNDS.values())
+#: Repetition at any lag: a mask compared with another call's mask, and its first half
+#: with its second half, at every circular shift. Pairs at one shift use each value once,
+#: so they are independent trials; a union bound over the shifts gives the band.
+#: Inside a call: the two halves of the mask at every shift (a pool reused with any period up
+#: to LAG_N / 2), and every distance d below 2**SPLIT_BITS through one split of the first
+#: 2**SPLIT_BITS positions: by bit k, the lowest set bit of d, into those with bit k clear
+#: and those with it set. Positions i and i + d then sit in different parts at one fixed
+#: circular shift, (d >> (k+1)) << k, so a correlation at distance d shows as one shift
+#: where the parts agree too often.
+LAG_N = 2**17
+SPLIT_BITS = 14
+LAG_BUDGET = 1e-10
+INDEPENDENCE_BOUNDS["lags across calls"] = tolerance_for(0.5, LAG_N, LAG_BUDGET, repeats=LAG_N)
+INDEPENDENCE_BOUNDS["lags inside a call"] = tolerance_for(0.5, LAG_N // 2, LAG_BUDGET, repeats=LAG_N // 2)
+INDEPENDENCE_BOUNDS["distances inside a call"] = tolerance_for(
+    0.5, 2**SPLIT_BITS // 2, LAG_BUDGET, repeats=2**SPLIT_BITS // 2 * SPLIT_BITS)
+#: The count of dropped values varies from call to call like a binomial: in disjoint pairs
+#: of the position calls, both counts are equal only as often as two binomials collide
+#: (2.5% for 512 values at p = 0.5); an exact share makes them always equal.
+COUNT_PAIRS = POSITION_CALLS // 2
+COUNT_BUDGET = 1e-10
+BOUNDS["independence"] = [*INDEPENDENCE_BOUNDS.values(),
+                          tolerance_for(binomial_collision(512, 0.5), COUNT_PAIRS, COUNT_BUDGET)]
 
 
 def _halves(t: torch.Tensor, dim: int):
@@ -296,6 +418,32 @@ def _halves(t: torch.Tensor, dim: int):
 
 def _agreement(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a == b).float().mean().item()
+
+
+def _lag_agreements(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Share of positions where ``a`` and ``b[(i + lag) mod n]`` agree, for every lag at once.
+
+    Agreements = n - sum(a) - sum(b) + 2 * (a circularly correlated with b), the
+    correlation by FFT, in float64 (exact for counts this small).
+    """
+    a, b = a.flatten().double(), b.flatten().double()
+    n = a.numel()
+    correlation = torch.fft.irfft(torch.fft.rfft(a).conj() * torch.fft.rfft(b), n=n)
+    return (n - a.sum() - b.sum() + 2 * correlation.round()) / n
+
+
+def _lag_failure(a: torch.Tensor, b: torch.Tensor, test: ProportionTest, what: str) -> str:
+    ra, rb = a.double().mean().item(), b.double().mean().item()
+    expected = ra * rb + (1 - ra) * (1 - rb)
+    shares = _lag_agreements(a, b)
+    off = (shares - expected).abs()
+    lag = int(off.argmax())
+    if off[lag].item() <= test.t + _SLACK:
+        return ""
+    return (f"{what}, shifted by {lag} positions, agree on being dropped or kept at "
+            f"{shares[lag].item():.1%} of positions, where independent draws agree at "
+            f"{expected:.1%} (accepted: ±{test.t + _SLACK:.1%}): the mask repeats itself. "
+            f"Draw a new random number for every element of every call; never reuse a pool of noise")
 
 
 def _agreement_failure(tests, rate: float, t: float = AGREEMENT_T) -> str:
@@ -343,8 +491,35 @@ def check_independence(subject: Subject, ref: Subject, ctx: Context) -> None:
         failure = _agreement_failure(tests, dropped.float().mean().item())
         if failure:
             raise CheckFailed(failure + ": the mask must be drawn for every element, with x's full shape")
+    x = ctx.values(LAG_N)
+    first = subject(x.clone(), p, on=f"{LAG_N} values") == 0
+    second = subject(x.clone(), p, on=f"{LAG_N} values") == 0
+    failure = (_lag_failure(first, second, INDEPENDENCE_BOUNDS["lags across calls"],
+                            f"the masks of two calls on {LAG_N} values")
+               or _lag_failure(first[:LAG_N // 2], first[LAG_N // 2:], INDEPENDENCE_BOUNDS["lags inside a call"],
+                               f"the two halves of one mask of {LAG_N} values"))
+    for bit in range(SPLIT_BITS):
+        split = first[:2**SPLIT_BITS].view(-1, 2, 2**bit)
+        failure = failure or _lag_failure(
+            split[:, 0].flatten(), split[:, 1].flatten(), INDEPENDENCE_BOUNDS["distances inside a call"],
+            f"in one mask, the values at positions with bit {bit} of their index clear and set")
+    if failure:
+        raise CheckFailed(failure)
     small = ctx.values(*POSITION_SHAPE)
-    share = (subject.repeat(small, p, POSITION_CALLS) == 0).float().mean(dim=0)
+    calls = subject.repeat(small, p, POSITION_CALLS) == 0
+    counts = calls.flatten(1).sum(dim=1).tolist()
+    rate = sum(counts) / (len(counts) * small.numel())
+    test = tolerance_for(binomial_collision(small.numel(), min(max(rate, 1e-6), 1 - 1e-6)),
+                         COUNT_PAIRS, COUNT_BUDGET)
+    equal = sum(a == b for a, b in zip(counts[0::2], counts[1::2])) / COUNT_PAIRS
+    if equal > test.p + test.t:
+        raise CheckFailed(f"over {POSITION_CALLS} calls on {small.numel()} values the number of values "
+                          f"dropped per call ranged only from {min(counts)} to {max(counts)}: in "
+                          f"{equal:.0%} of pairs of calls both dropped exactly as many, where "
+                          f"independent draws do so {test.p:.1%} of the time (accepted: up to "
+                          f"{test.p + test.t:.1%}). Drop each value on its own draw, never an exact "
+                          f"share of them")
+    share = calls.float().mean(dim=0)
     overall = share.mean().item()
     bad = (share - overall).abs() > POSITION_T
     if bad.any():
@@ -454,8 +629,10 @@ def _layouts(x: torch.Tensor):
         yield x.contiguous(memory_format=torch.channels_last_3d), "channels_last_3d"
 
 
-#: Ranks 1 to 5 (a 0-dim tensor has one layout; edge_cases takes it).
+#: Ranks 1 to 5 (a 0-dim tensor has one layout; edge_cases takes it), then shapes drawn
+#: anew each run (rank 1 to 5, sizes 1 to 7), size-1 dimensions included.
 LAYOUT_SHAPES = ((6,), (5, 6), (3, 4, 6), (2, 3, 4, 6), (2, 3, 2, 3, 4))
+DRAWN_SHAPES = 3
 
 
 @check("shape_dtype_device", 1,
@@ -478,7 +655,8 @@ def check_shape_dtype_device(subject: Subject, ref: Subject, ctx: Context) -> li
                 raise CheckFailed(f"{call} returned a tensor on {out.device} for an input on "
                                   f"{x.device}; torch keeps the device")
     notes = []
-    for shape in LAYOUT_SHAPES:
+    drawn = [tuple(ctx.draws.randint(1, 7) for _ in range(ctx.draws.randint(1, 5))) for _ in range(DRAWN_SHAPES)]
+    for shape in (*LAYOUT_SHAPES, *drawn):
         for x, how in _layouts(ctx.values(*shape)):
             on = f"{how} of shape {tuple(x.shape)}"
             call = f"{subject.call_text(p)} on {on}"
@@ -504,7 +682,8 @@ def check_shape_dtype_device(subject: Subject, ref: Subject, ctx: Context) -> li
 # --- autograd --------------------------------------------------------------------------
 
 @check("autograd", 1,
-       summary="the gradient is mask/(1-p) times the upstream gradient (0 at p=1, never NaN)",
+       summary="the gradient is mask/(1-p) times the upstream gradient (0 at p=1, never NaN); "
+               "forward-mode AD and double backward work as in torch",
        hint="Build the output from x with differentiable tensor operations; no .detach(), "
             ".data, .numpy() or torch.no_grad() on the way, and no division by 1-p that "
             "torch.where then discards (its gradient is 0 * inf = NaN at p=1): multiply x by a mask.")
@@ -547,33 +726,115 @@ def check_autograd(subject: Subject, ref: Subject, ctx: Context) -> None:
                               f"{wrong.sum().item()} of {wrong.numel()} positions"
                               f"{f' ({nans} are NaN)' if nans else ''}; it should be the upstream "
                               f"gradient times the forward's factor ({factor})")
+    for p, training in ((0.4, True), (0.4, False)):
+        _check_higher_order(subject, ctx, p, training)
+
+
+def _check_higher_order(subject: Subject, ctx: Context, p: float, training: bool) -> None:
+    """Forward-mode AD and double backward, both the forward's factor times what goes in.
+
+    Torch's dropout supports both (``torch.func.jvp``, ``torch.autograd.forward_ad``, gradient
+    penalties through ``create_graph=True``). Judged against the student's own mask (out / x).
+    """
+    x, tangent, v = ctx.values(64, 32), ctx.values(64, 32), ctx.values(64, 32)
+    call = subject.call_text(p, training)
+    found = subject.probe(x, p, training, tangent, v)
+    for name, forward, given, how, fix in (
+            ("jvp", "primal", tangent, "forward-mode AD (torch.autograd.forward_ad or torch.func.jvp)",
+             "an autograd.Function needs a jvp staticmethod for it"),
+            ("ggrad", "out", v, "double backward (a gradient of the gradient, create_graph=True)",
+             "an autograd.Function's backward must itself be differentiable: build it from tensor "
+             "operations, without @once_differentiable or torch.no_grad")):
+        out, got = found.get(forward), found.get(name)
+        if found.get(f"{name}_error"):
+            raise CheckFailed(f"{found[f'{name}_error']}; torch's dropout supports {how}: {fix}")
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            return  # a wrong forward: other checks say so
+        expected = given.double() * (out.double() / x.double())
+        if not isinstance(got, torch.Tensor):
+            raise CheckFailed(f"{how} through {call} gave no derivative; torch's dropout has one: {fix}")
+        if got.shape != x.shape or not torch.allclose(got.double(), expected, rtol=1e-5, atol=1e-6):
+            raise CheckFailed(f"{how} through {call} gave a wrong derivative; it should be the input's "
+                              f"derivative times the forward's factor (mask/(1-p)): {fix}")
 
 
 # --- inplace ---------------------------------------------------------------------------
 
 @check("inplace", 1,
-       summary="inplace=True overwrites and returns x, also a view; inplace=False never touches x",
+       summary="inplace=True overwrites and returns x, also a view; inplace=False never touches x; "
+               "in every dtype, also under no_grad and inference_mode",
        hint="With inplace=False build a new tensor (x * mask); with inplace=True use "
             "x.mul_(...) on x itself (not on a copy such as x.contiguous()) and return x.")
 def check_inplace(subject: Subject, ref: Subject, ctx: Context) -> None:
+    """In every dtype, and with autograd on, off (no_grad) and off for good (inference_mode)."""
     p = 0.5
-    x = ctx.values(32, 32)
-    before = x.clone()
-    call = subject.call_text(p, inplace=False)
-    subject(x, p, inplace=False)
-    if not torch.equal(x, before):
-        share = (x != before).float().mean().item()
-        raise CheckFailed(f"{call} changed the input: {share:.0%} of x now differs; with "
-                          f"inplace=False torch leaves x untouched (avoid mul_, *= and x[...] =)")
-    call = subject.call_text(p, inplace=True)
-    for x, on in ((x, ""), (ctx.values(32, 64)[:, ::2], " on the non-contiguous view x[:, ::2]")):
-        before = x.clone()
-        out = subject(x, p, inplace=True, on=on.removeprefix(" on "))
-        if torch.equal(x, before):
-            raise CheckFailed(f"{call}{on} left x unchanged; torch overwrites x with the result")
-        if out.data_ptr() != x.data_ptr() or out.stride() != x.stride() or not torch.equal(out, x):
-            raise CheckFailed(f"{call}{on} returned a new tensor; torch returns x itself, "
-                              f"overwritten with the result")
+    for dtype in (torch.float32, *[d for d in ctx.dtypes if d != torch.float32]):
+        for mode, (_, under) in GRAD_MODES.items():
+            on = " ".join(filter(None, ["" if dtype == torch.float32 else _dtype_name(dtype), under]))
+            at = f" on {on}" if on else ""
+            x = ctx.values(32, 32, dtype=dtype)
+            before = x.clone()
+            call = subject.call_text(p, inplace=False)
+            subject(x, p, inplace=False, on=on, grad_mode=mode)
+            if not torch.equal(x, before):
+                share = (x != before).float().mean().item()
+                raise CheckFailed(f"{call}{at} changed the input: {share:.0%} of x now differs; with "
+                                  f"inplace=False torch leaves x untouched, in every dtype and grad "
+                                  f"mode (avoid mul_, *= and x[...] =)")
+            call = subject.call_text(p, inplace=True)
+            views = ((x, at),) if mode != "grad" or dtype != torch.float32 else (
+                (x, at), (ctx.values(32, 64)[:, ::2], " on the non-contiguous view x[:, ::2]"))
+            for x, where in views:
+                before = x.clone()
+                out = subject(x, p, inplace=True, on=where.removeprefix(" on "), grad_mode=mode)
+                if torch.equal(x, before):
+                    raise CheckFailed(f"{call}{where} left x unchanged; torch overwrites x with the "
+                                      f"result, in every dtype and grad mode")
+                if out.data_ptr() != x.data_ptr() or out.stride() != x.stride() or not torch.equal(out, x):
+                    raise CheckFailed(f"{call}{where} returned a new tensor; torch returns x itself, "
+                                      f"overwritten with the result")
+
+
+# --- side effects ----------------------------------------------------------------------
+
+#: The seed set twice by the reproducibility test: any value would do.
+SEED = 1234
+
+
+@check("side_effects", 1,
+       summary="no side effects but drawing from torch's generator: torch.manual_seed reproduces "
+               "the mask; grad mode, default dtype, determinism and threads stay as they were",
+       hint="Draw the mask from torch's default generator (torch.rand_like, bernoulli_), not NumPy "
+            "or Python's random, so that torch.manual_seed makes runs reproducible; change no global "
+            "setting of torch (set_grad_enabled, set_default_dtype, set_num_threads, ...).")
+def check_side_effects(subject: Subject, ref: Subject, ctx: Context) -> None:
+    """Torch's dropout reads torch's default generator and changes nothing else a user can see.
+
+    Reproducibility is the contract users rely on: ``torch.manual_seed(s)`` before a training
+    run makes it repeat exactly, masks included. (That different seeds give different masks,
+    and every call a fresh one, is the independence check's business.)
+    """
+    before = subject.state()
+    for training, inplace in ((True, False), (False, False), (True, True), (False, True)):
+        call = subject.call_text(0.5, training, inplace)
+        subject(ctx.values(256), 0.5, training, inplace)
+        after = subject.state()
+        changed = [f"{name} was {before[name]!r:.40}, now {after.get(name)!r:.40}" for name in before
+                   if after.get(name) != before[name]]
+        if changed:
+            raise CheckFailed(f"after {call}, {'; '.join(changed)}: torch's dropout changes no "
+                              f"setting of torch, only the random generator's state")
+    x = ctx.values(4096)
+    masks = []
+    for _ in range(2):
+        subject.seed(SEED)
+        masks.append(subject(x.clone(), 0.5) == 0)
+    if not torch.equal(*masks):
+        share = (masks[0] != masks[1]).float().mean().item()
+        raise CheckFailed(f"after torch.manual_seed({SEED}) twice, two calls of "
+                          f"{subject.call_text(0.5)} dropped different positions ({share:.0%} differ); "
+                          f"torch draws the mask from torch's default generator, so the same seed gives "
+                          f"the same mask and a training run can be repeated")
 
 
 # --- from scratch ----------------------------------------------------------------------
@@ -743,7 +1004,8 @@ BOUNDS["module_state"] = [CHANGED_P_TEST]
 
 
 @check("module_state", 2, targets=MODULE,
-       summary="no parameters or buffers, an empty state_dict, and p or inplace changed later count",
+       summary="no parameters or buffers, an empty state_dict, p or inplace changed later count, "
+               "and a deep copy or .to() is a layer of its own",
        hint="Store p and inplace as plain attributes (not nn.Parameter or buffers) and read "
             "self.p and self.inplace in forward, every call: nothing computed from p in __init__.")
 def check_module_state(subject: ModuleSubject, ref: Subject, ctx: Context) -> None:
@@ -761,6 +1023,9 @@ def check_module_state(subject: ModuleSubject, ref: Subject, ctx: Context) -> No
         if mine["loads_empty_state"]:
             raise CheckFailed(f"{text}.load_state_dict({{}}) raised {mine['loads_empty_state']}; "
                               f"torch's loads the (empty) state of any Dropout")
+        copied = subject.copies(p, inplace)
+        if copied:
+            raise CheckFailed(f"{text}: {copied}; a copy of torch's Dropout is a layer of its own")
     # Judged against a layer built with p=0.2 from the start: a wrong rate or scale is
     # the forward check's business; here only "the change was ignored" fails.
     x = ctx.values(2**16)
@@ -802,11 +1067,19 @@ def _leaves_x_alone(subject: ModuleSubject, ctx: Context) -> bool:
 
 
 @check("module_repr", 1, targets=MODULE,
-       summary="repr(Dropout(0.3)) reads like torch's: Dropout(p=0.3, inplace=False)",
+       summary="repr(Dropout(p)) reads like torch's for any p: Dropout(p=0.3, inplace=False), Dropout(p=0, ...)",
        hint="Define extra_repr() returning f'p={self.p}, inplace={self.inplace}'.")
 def check_module_repr(subject: ModuleSubject, ref: Subject, ctx: Context) -> None:
-    for p, inplace in ((0.3, False), (0.5, True)):
-        mine = subject.describe(p, inplace)
+    """For any p: one drawn per run, and ints (torch accepts Dropout(0) and prints p=0)."""
+    for p, inplace in ((0.3, False), (0.5, True), (ctx.draw_p(), False), (0, False), (1, True)):
+        try:
+            mine = subject.describe(p, inplace)
+        except StudentError as err:
+            if isinstance(p, int) and not isinstance(err.error, (NotImplementedError, CheckTimeout, CodeCrashed)):
+                continue  # Dropout(0) or Dropout(1) refused: construction says so
+            raise
+        if isinstance(p, int) and type(mine["p"]) is not int:
+            continue  # the layer keeps p in another form (a float, a tensor): module_state's and construction's business
         if not mine["is_module"]:
             raise CheckFailed(f"Dropout(p={p}) is a {mine['type']}, not an nn.Module")
         wanted = f"{mine['type']}({nn.Dropout(p, inplace).extra_repr()})"

@@ -426,7 +426,7 @@ class VerifyChecks(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         from .checks import CHECKS
-        from .remote import OUTCOMES, Request, verify_notebook
+        from .remote import DELEGATION, OUTCOMES, Request, verify_notebook
 
         # Cells from where the kernel was given up on stay "not run": a dead or hung kernel
         # costs the rest of the notebook, and the sandbox runs only what came before.
@@ -458,7 +458,9 @@ class VerifyChecks(NbGraderPreprocessor):
             cell.metadata[FAULTS] = {"checks": [
                 {"check": check_label(r.target, r.name), "passed": r.passed, "message": r.message,
                  "hint": r.hint} for r in results]}
-            if failed and kernel_passed:
+            # The kernel lets torch's dropout run and the sandbox does not: a verdict that rests on
+            # that rule differs by design, not because something changed how the test ran.
+            if failed and kernel_passed and not all(r.message.startswith(DELEGATION) for r in failed):
                 grade_id = cell.metadata.nbgrader.get("grade_id", f"cell {index}")
                 why = (f"tampering: {grade_id} passed in the notebook's kernel but failed when "
                        f"verified outside it")

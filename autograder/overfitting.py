@@ -99,10 +99,13 @@ def check_overfitting(Dropout, device=None) -> None:
     from .device import grading_device
     from .runner import forked_rng
 
+    from .runner import refuse_delegation, watch_one_call
+
     device = str(device or grading_device())
     with forked_rng(torch.device(device)):  # leave the student's random state as it was
         mine = train(lambda: Dropout(P), device)
         base = baseline(device)
+        refuse_delegation(watch_one_call(Dropout, P))  # after training: the run is as it always was
     judge(mine, base)
     print(f"overfitting: passed (gap {mine['gap']:+.0%} with your Dropout({P}), "
           f"{base['none']['gap']:+.0%} without dropout)")

@@ -79,5 +79,10 @@ def judge_pipeline(info: dict) -> None:
 
 def check_pipeline(model, Dropout) -> None:
     """Raise CheckFailed, with what to fix, unless ``model`` is the lessons' pipeline."""
-    judge_pipeline(describe_pipeline(model, Dropout, torch.randn(64, 20)))
+    from .runner import forked_rng, refuse_delegation, watch_one_call
+
+    info = describe_pipeline(model, Dropout, torch.randn(64, 20))
+    with forked_rng(torch.device("cpu")):  # the probe leaves the student's random state as it was
+        refuse_delegation(watch_one_call(Dropout, 0.3))
+    judge_pipeline(info)
     print("pipeline: passed")

@@ -24,7 +24,7 @@ from .pipeline import judge_pipeline
 from .report import CheckResult
 from .untrusted.jail import JailError
 from .untrusted.sandbox import REPLY_ROUTES, Sandbox, SandboxGone
-from .runner import CheckTimeout, run_check
+from .runner import DELEGATION, CheckTimeout, refuse_delegation, run_check
 from .subject import (CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
                       invoke_text, make_text)
 
@@ -69,6 +69,8 @@ class SandboxedCode:
         self.restarts = 0
         self.crashes: list[str] = []
         self.load_error = ""
+        #: Torch's dropout operators the notebook's cells called while they loaded.
+        self.load_calls: list[str] = []
         self.box: Sandbox | None = None
 
     def sandbox(self) -> Sandbox:
@@ -87,6 +89,7 @@ class SandboxedCode:
             self.crashed(gone)
             self.load_error = f"your notebook's code could not be loaded: {gone}"
             raise CheckFailed(self.load_error) from None
+        self.load_calls = list(dict.fromkeys([*self.load_calls, *self.box.dropout_calls()]))
         return self.box
 
     def crashed(self, gone: SandboxGone | JailError) -> None:
@@ -121,12 +124,20 @@ class _Remote:
         self._request("seed", "", seed=seed)
 
     def _request(self, op: str, what: str, **fields) -> dict:
+        """One request; the routes to torch's dropout it took are added to :attr:`routes`.
+
+        Two witnesses: the sandbox's own watch (in the reply, so student code could
+        blind it) and the dispatcher's records (:mod:`.untrusted.torch_dropout_off`),
+        which it cannot.
+        """
+        start = len(self._box.dropout_calls())
         try:
             reply = self._box.request(op, CALL_TIME_LIMIT, **fields)
         except SandboxGone as gone:
             self.code.crashed(gone)
+            self._witness(start, [])
             raise StudentError(what or op, CheckTimeout() if gone.timed_out else CodeCrashed(str(gone))) from None
-        self._routes = list(dict.fromkeys([*self._routes, *reply.get("routes", [])]))[:REPLY_ROUTES]
+        self._witness(start, reply.get("routes", []))
         error = reply.get("error")
         if error and error["kind"] == "check":
             raise CheckFailed(error["message"])
@@ -134,15 +145,32 @@ class _Remote:
             raise StudentError(error.get("call") or what, _rebuild_error(error))
         return reply
 
+    def _witness(self, start: int, reported: list[str]) -> None:
+        refused = self._box.dropout_calls()[start:]
+        self._routes = list(dict.fromkeys([*self._routes, *refused, *reported]))[:REPLY_ROUTES]
+
     @property
     def routes(self) -> list[str]:
-        return self._routes
+        """Routes seen while this subject's checks ran, and any call made while the cells loaded."""
+        loaded = [f"{call}, while your notebook's cells loaded" for call in self.code.load_calls]
+        return list(dict.fromkeys([*loaded, *self._routes]))[:REPLY_ROUTES]
 
-    def __call__(self, x, p=0.5, training=True, inplace=False, on=""):
+    def __call__(self, x, p=0.5, training=True, inplace=False, on="", grad_mode="grad"):
         call = self.call_text(p, training, inplace) + (f" on {on}" if on else "")
         reply = self._request("call", call, subject=self.key, x=x, p=p, training=training,
-                              inplace=inplace, on=on, requires_grad=x.requires_grad)
+                              inplace=inplace, on=on, requires_grad=x.requires_grad, grad_mode=grad_mode)
         return self._tensor(reply, x, call)
+
+    def probe(self, x, p, training, tangent, v) -> dict:
+        reply = self._request("probe", f"autograd through {self.call_text(p, training)}", subject=self.key,
+                              x=x, p=p, training=training, tangent=tangent, v=v)
+        return {k: reply.get(k) for k in ("out", "ggrad", "primal", "jvp", "jvp_error", "ggrad_error")}
+
+    def seed(self, seed: int) -> None:
+        self._request("reseed", "torch.manual_seed", subject=self.key, seed=seed)
+
+    def state(self) -> dict:
+        return self._request("state", "reading torch's settings", subject=self.key)["state"]
 
     def repeat(self, x, p: float, n: int) -> torch.Tensor:
         reply = self._request("repeat", f"{self.call_text(p)}, {n} calls", subject=self.key,
@@ -245,6 +273,10 @@ class RemoteModuleSubject(_Remote, ModuleSubject):
         return self._request("describe", make_text(args, kwargs), subject=self.key,
                              args=list(args), kwargs=kwargs)["info"]
 
+    def copies(self, *args) -> str:
+        return self._request("copies", f"copy.deepcopy({make_text(args)})", subject=self.key,
+                             args=list(args))["copies"]
+
 
 REMOTE_SUBJECTS = {"function": RemoteFunctionSubject, "module": RemoteModuleSubject}
 
@@ -274,9 +306,11 @@ class Verification:
 def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> CheckResult:
     start = time.perf_counter()
     message = ""
+    box = None
     try:
         x = torch.randn(64, 20, generator=torch.Generator().manual_seed(0)).to(device)
         box = code.sandbox()
+        before = len(box.dropout_calls())
         try:
             reply = box.request("pipeline", CALL_TIME_LIMIT, model=request.name,
                                 layer=request.module, x=x)
@@ -285,6 +319,7 @@ def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> Ch
             raise CheckFailed(f"checking your model ended the process running it: {gone}") from None
         if "missing" in reply:
             raise CheckFailed(reply["missing"])
+        refuse_delegation(box.dropout_calls()[before:])
         if "error" in reply:
             error = reply["error"]
             raise CheckFailed(error["message"] if error["kind"] == "check" else
@@ -311,7 +346,10 @@ def _overfitting(code: SandboxedCode, request: Request, device: torch.device) ->
     message = ""
     try:
         subject = RemoteModuleSubject(code, request.name, zlib.crc32(b"overfitting"))
-        mine = overfitting.train(lambda: subject.make(overfitting.P), device)
+        try:
+            mine = overfitting.train(lambda: subject.make(overfitting.P), device)
+        finally:
+            refuse_delegation(subject.routes)
         overfitting.judge(mine, overfitting.baseline(str(device)))
     except (CheckFailed, StudentError) as failed:
         message = str(failed)

@@ -21,7 +21,7 @@ from . import watch
 from .checks import CHECKS, Check, Context
 from .report import CheckResult, Report
 from .subject import (CheckFailed, CheckTimeout, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
-                      reference)
+                      reference, restore_torch_state, torch_state)
 
 TARGETS = {"function": FunctionSubject, "module": ModuleSubject}
 
@@ -35,6 +35,8 @@ def forked_rng(device: torch.device):
     return torch.random.fork_rng(devices=[])
 
 
+#: How every verdict that rests on the course's from-scratch rule begins.
+DELEGATION = "your code ran torch's own dropout"
 #: Seconds one check may take before the student's code is interrupted.
 CHECK_TIME_LIMIT = 10.0
 #: Implementations that ran out of time once: their remaining checks are skipped, so a
@@ -70,6 +72,23 @@ def _time_limit(seconds: float):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def refuse_delegation(routes: list[str], where: str = "inside your model") -> None:
+    """Part 3's share of the from-scratch rule: a layer that runs torch's dropout fails there too."""
+    if routes:
+        raise CheckFailed(f"{DELEGATION} ({', '.join(list(dict.fromkeys(routes))[:3])}) {where}; "
+                          f"Part 3 counts only your own Dropout")
+
+
+def watch_one_call(Dropout, p: float) -> list[str]:
+    """The routes to torch's dropout of one training-mode call of ``Dropout(p)``, in this process."""
+    with watch.KernelWatch() as seen:
+        try:
+            Dropout(p).train()(torch.ones(64))
+        except Exception:  # noqa: BLE001 - a layer that fails: the check itself says how
+            pass
+    return seen.routes
 
 
 def _local_subject(target: str, impl, seed: int):
@@ -108,6 +127,7 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
     ctx = Context(device, devices.supported_dtypes(str(device)), seed)
     message, hint, notes = "", check.hint, ()
     start = time.perf_counter()
+    settings = torch_state()  # what the student's code may change here: put back after the check
     with forked_rng(device), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.manual_seed(seed)
@@ -122,9 +142,11 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
             hint = getattr(error, "hint", "") or check.hint
             if isinstance(error, CheckTimeout) or isinstance(getattr(error, "error", None), CheckTimeout):
                 _TIMED_OUT.add(impl)
+        finally:
+            restore_torch_state(settings)
     routes = subject.routes if subject is not None else []
     if routes:
-        message = (f"your code ran torch's own dropout ({', '.join(routes[:3])}); "
+        message = (f"{DELEGATION} ({', '.join(routes[:3])}); "
                    f"this check only counts a dropout written from scratch")
     passed = not message
     return CheckResult(target, check.name, passed, check.points if passed else 0, check.points,

@@ -73,3 +73,30 @@ class ProportionTest:
 
     def band(self) -> str:
         return f"{self.p - self.t:.1%} to {self.p + self.t:.1%}"
+
+
+def tolerance_for(p: float, n: int, budget: float, repeats: int = 1) -> ProportionTest:
+    """The narrowest ``p ± t`` test of ``n`` trials whose false-failure bound is within ``budget``.
+
+    How checks that draw p at random per run keep their bound for every p: the band
+    is derived for the p drawn, by bisection on the Chernoff bound above.
+    """
+    low, high = 0.0, 1.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        if ProportionTest(p, n, mid, repeats).false_failure <= budget:
+            high = mid
+        else:
+            low = mid
+    return ProportionTest(p, n, high, repeats)
+
+
+def binomial_collision(n: int, p: float) -> float:
+    """P(two independent Binomial(n, p) counts are equal) = sum over k of P(k)²."""
+    log_q = math.log1p(-p)
+    total = 0.0
+    for k in range(n + 1):
+        log_pmf = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + (
+            k * math.log(p) if p > 0 else (0.0 if k == 0 else -math.inf)) + (n - k) * log_q
+        total += math.exp(2 * log_pmf)
+    return total

@@ -10,6 +10,7 @@ call, so a check can tell "your code crashed" from "the grader crashed".
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 from torch import nn
@@ -66,10 +67,19 @@ class Subject:
         except Exception as error:  # noqa: BLE001 - any student error is a verdict
             raise StudentError(call, error) from error
 
-    def __call__(self, x, p=0.5, training=True, inplace=False, on=""):
-        """Call the implementation; ``on`` describes an unusual input for messages."""
+    def __call__(self, x, p=0.5, training=True, inplace=False, on="", grad_mode="grad"):
+        """Call the implementation; ``on`` describes an unusual input for messages.
+
+        ``grad_mode`` is the autograd mode the call runs under: a key of :data:`GRAD_MODES`.
+        """
         call = self.call_text(p, training, inplace) + (f" on {on}" if on else "")
-        out = self.run(lambda: self._forward(x, p, training, inplace), call)
+        mode = GRAD_MODES[grad_mode][0]
+
+        def forward():
+            with mode():
+                return self._forward(x, p, training, inplace)
+
+        out = self.run(forward, call)
         if not isinstance(out, torch.Tensor):
             raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor "
                               f"(is a `return` missing?)")
@@ -78,12 +88,97 @@ class Subject:
     def _forward(self, x, p, training, inplace):
         raise NotImplementedError
 
+    def probe(self, x, p, training, tangent, v) -> dict:
+        """What autograd gives beyond the gradient, as torch's dropout supports it.
+
+        ``jvp``: forward-mode AD with ``tangent`` (torch.autograd.forward_ad), from the call
+        whose output is ``primal``; ``ggrad``: double backward, the derivative of (dL/dx · v)
+        with respect to the upstream gradient, through ``create_graph=True``, from the call
+        whose output is ``out``. Each is None where autograd gave none.
+        """
+        import torch.autograd.forward_ad as fwAD
+
+        call = self.call_text(p, training)
+
+        def forward_mode():
+            with fwAD.dual_level():
+                out = self._forward(fwAD.make_dual(x.clone(), tangent.clone()), p, training, False)
+                primal, jvp = fwAD.unpack_dual(out)
+                return primal.detach(), jvp
+
+        def double_backward():
+            leaf = x.clone().requires_grad_()
+            upstream = torch.ones_like(x).requires_grad_()
+            out = self._forward(leaf * 1, p, training, False)
+            (gx,) = torch.autograd.grad((out * upstream).sum(), leaf, create_graph=True)
+            if not gx.requires_grad:
+                return out.detach(), None
+            (gg,) = torch.autograd.grad((gx * v).sum(), upstream, allow_unused=True)
+            return out.detach(), gg
+
+        found = {}
+        for names, part, what in ((("out", "ggrad"), double_backward, "double backward (create_graph=True)"),
+                                  (("primal", "jvp"), forward_mode, "forward-mode AD (torch.autograd.forward_ad)")):
+            try:
+                found.update(zip(names, self.run(part, f"{what} through {call}")))
+            except StudentError as error:  # the verdict is the check's: say what failed, not "crashed"
+                if isinstance(error.error, CheckTimeout):
+                    raise
+                found.update(dict.fromkeys(names), **{f"{names[1]}_error": str(error)[:500]})
+        return found
+
+    def seed(self, seed: int) -> None:
+        """``torch.manual_seed(seed)`` where the student's code runs."""
+        torch.manual_seed(seed)
+
+    def state(self) -> dict:
+        """The global settings of torch where the student's code runs: see :func:`torch_state`."""
+        return torch_state()
+
     def repeat(self, x, p: float, n: int) -> torch.Tensor:
         """``n`` training-mode calls on copies of ``x``, stacked: one round trip in a sandbox.
 
         Each call is watched on its own: measured, that is faster than one watch around
         all of them (torch's operator profiler slows down as its records pile up)."""
         return torch.stack([self(x.clone(), p) for _ in range(n)])
+
+
+#: The autograd modes a call may run under: (context manager, how a message names it).
+GRAD_MODES = {"grad": (contextlib.nullcontext, ""), "no_grad": (torch.no_grad, "under torch.no_grad()"),
+              "inference_mode": (torch.inference_mode, "under torch.inference_mode()")}
+
+
+def torch_state() -> dict:
+    """torch's process-wide settings a dropout has no business changing, by name."""
+    return {"torch.is_grad_enabled()": torch.is_grad_enabled(),
+            "torch.is_inference_mode_enabled()": torch.is_inference_mode_enabled(),
+            "torch.get_default_dtype()": str(torch.get_default_dtype()),
+            "torch.get_default_device()": str(torch.get_default_device()),
+            "torch.are_deterministic_algorithms_enabled()": torch.are_deterministic_algorithms_enabled(),
+            "torch.is_anomaly_enabled()": torch.is_anomaly_enabled(),
+            "torch.get_num_threads()": torch.get_num_threads(),
+            "torch.get_float32_matmul_precision()": torch.get_float32_matmul_precision()}
+
+
+def restore_torch_state(state: dict) -> None:
+    """Put back what :func:`torch_state` read and the student's code changed; nothing else.
+
+    Only what differs is set: ``torch.set_default_device`` installs a mode that every
+    later torch call then passes through.
+    """
+    now = torch_state()
+    setters = {
+        "torch.is_grad_enabled()": torch.set_grad_enabled,
+        "torch.get_default_dtype()": lambda v: torch.set_default_dtype(getattr(torch, v.removeprefix("torch."))),
+        "torch.get_default_device()": torch.set_default_device,
+        "torch.are_deterministic_algorithms_enabled()": torch.use_deterministic_algorithms,
+        "torch.is_anomaly_enabled()": torch.set_anomaly_enabled,
+        "torch.get_num_threads()": torch.set_num_threads,
+        "torch.get_float32_matmul_precision()": torch.set_float32_matmul_precision,
+    }
+    for name, setter in setters.items():
+        if now[name] != state[name]:
+            setter(state[name])
 
 
 def _arguments(args=(), kwargs=None) -> list[str]:
@@ -163,6 +258,11 @@ class ModuleSubject(Subject):
             info["loads_empty_state"] = self.run(lambda: _loads_empty_state(mine), "load_state_dict({})")
         return info
 
+    def copies(self, *args) -> str:
+        """"" if a deep copy of ``Dropout(*args)`` is a layer of its own, else what went wrong."""
+        mine = self.make(*args)
+        return self.run(lambda: _copy_behaviour(mine), "copy.deepcopy(layer)")
+
     def _forward(self, x, p, training, inplace):
         key = (p, inplace)
         if key not in self._instances:
@@ -178,6 +278,36 @@ def _loads_empty_state(module: nn.Module) -> str:
         module.load_state_dict({})
     except Exception as error:  # noqa: BLE001 - the student's module decides what it raises
         return f"{type(error).__name__}: {str(error)[:200]}"
+    return ""
+
+
+def _copy_behaviour(module: nn.Module) -> str:
+    """"" if a deep copy is a layer of its own and ``.to(float64)`` works, else what went wrong.
+
+    A model is copied (``copy.deepcopy``, EMA weights, checkpoints) and converted
+    (``model.double()``) as a whole: a copy whose forward still reads the original's
+    ``self`` (a lambda or bound method kept in ``__init__``) ignores its own mode and p.
+    A forward that raises or is wrong in eval mode on the original is other checks' business.
+    """
+    try:
+        twin = copy.deepcopy(module)
+    except Exception as error:  # noqa: BLE001 - the student's module decides what it raises
+        return f"copy.deepcopy(layer) raised {type(error).__name__}: {str(error)[:200]}"
+    ones = torch.ones(256)
+    try:
+        module.eval()
+        if not torch.equal(module(ones.clone()), ones):
+            return ""
+        module.train()
+        twin.eval()
+        if not torch.equal(twin(ones.clone()), ones):
+            return ("after twin = copy.deepcopy(layer) and twin.eval(), twin(x) still dropped values "
+                    "while the original stays in training mode: the copy's forward uses the original "
+                    "(a lambda or bound method stored in __init__ keeps the old self)")
+        if twin.to(torch.float64) is not twin or twin(ones.double()).dtype != torch.float64:
+            return "layer.to(torch.float64) did not return the layer, or its forward then changed the dtype"
+    except Exception:  # noqa: BLE001 - a forward that raises: construction and forward say so
+        return ""
     return ""
 
 

@@ -13,14 +13,28 @@ what executes, at three levels, while (and only while) student code runs:
   import) records every ATen operator that runs, from Python or from inside
   TorchScript (``torch.jit.script``), which neither level above sees.
 
-Any torch function, builtin or operator whose name contains "dropout"
-counts. Stopping the grader's profiler, or switching off the operator
-records it reads, is reported as tampering. (A ``TorchDispatchMode`` would
-also see operators, but its first use imports over 800 modules, seconds per
-grading kernel.)
+* the same ``sys.setprofile`` hook sees calls of Python functions defined in
+  torch's own package whose name says dropout: torch's Python references
+  (``torch._refs.nn.functional.dropout``, ``torch._decomp``'s
+  ``native_dropout``), which build dropout from ``rand_like``.
+
+A torch function or builtin whose name contains "dropout" counts; an
+operator counts when it *is* one of torch's dropout operators, as the
+dispatcher registers them (:func:`autograder.untrusted.torch_dropout_off.dropout_operators`),
+never by a name student code chooses: the autograd node of a student's own
+``autograd.Function`` subclass is named after that class. Stopping the
+grader's profiler, or switching off the operator records it reads, is
+reported as tampering. (A ``TorchDispatchMode`` would also see operators,
+but its first use imports over 800 modules, seconds per grading kernel.)
+
+This watch lives in the process that runs the student's code, so that code
+can remove it. It gives the verdict where students check their own work;
+the verdict that counts is given in the sandbox, where torch's dropout is
+switched off at the dispatcher before the code loads (:mod:`autograder.untrusted.torch_dropout_off`).
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -34,6 +48,27 @@ _BLINDING = ("_disable_profiler", "_enable_record_function", "_set_record_functi
 
 def _is_dropout(name: str) -> bool:
     return "dropout" in name.lower()
+
+
+_OPERATORS: frozenset[str] = frozenset()
+
+
+def _dropout_operators() -> frozenset[str]:
+    """Torch's dropout operators as the profiler names them (``aten::dropout``: no overload)."""
+    global _OPERATORS
+    if not _OPERATORS:
+        from .untrusted.torch_dropout_off import dropout_operators
+
+        _OPERATORS = frozenset(name.split(".")[0] for name in dropout_operators())
+    return _OPERATORS
+
+
+#: Where torch's own Python code lives, and its files that implement dropout in Python
+#: (a function named after dropout elsewhere in torch, an ONNX exporter's, is not one).
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_DROPOUT_SOURCES = frozenset(_TORCH_DIR + path for path in (
+    "nn/functional.py", "_refs/nn/functional/__init__.py", "_decomp/decompositions.py",
+    "_decomp/decompositions_for_jvp.py", "_decomp/decompositions_for_rng.py"))
 
 
 class _FunctionLevel(TorchFunctionMode):
@@ -79,8 +114,9 @@ class _OperatorLevel:
         except RuntimeError:  # stopped by the code it watched
             self.hits.append("the grader's operator profiler was stopped")
             return False
+        operators = _dropout_operators()
         for name in {event.name() for events in threads for event in events}:
-            if "::" in name and _is_dropout(name):  # operators only: not the student's own names
+            if name in operators:  # by the operator dispatched: never a name the student chose
                 self.hits.append(f"operator {name}")
         return False
 
@@ -99,7 +135,11 @@ class KernelWatch:
         self._levels = ()
 
     def _profile(self, frame, event, arg):
-        if event == "c_call":
+        if event == "call":
+            code = frame.f_code
+            if _is_dropout(code.co_name) and code.co_filename in _DROPOUT_SOURCES:
+                self.hits.append(f"torch's Python {code.co_name} ({code.co_filename[len(_TORCH_DIR):]})")
+        elif event == "c_call":
             name = getattr(arg, "__name__", "")
             if _is_dropout(name):
                 self.hits.append(f"builtin {name}")
@@ -112,6 +152,7 @@ class KernelWatch:
         self._depth += 1
         if self._depth == 1:
             self._saved_profile = sys.getprofile()
+            _dropout_operators()  # read from the dispatcher before any student code runs
             self._levels = (_FunctionLevel(self.hits), _OperatorLevel(self.hits))
             for level in self._levels:
                 level.__enter__()

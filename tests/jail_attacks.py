@@ -275,8 +275,8 @@ RESULT.append(f"terminals {ttys}; leaked: {seen.decode(errors='replace')}")
 import struct
 from autograder.untrusted import wire
 def flood(obj):  # every answer announces, and sends, 250 MiB
-    return struct.pack(">QQ", 2, 250 * 2**20) + b"{}" + bytes(250 * 2**20)
-wire.encode = flood
+    return [struct.pack(">QQ", 2, 250 * 2**20), b"{}", bytes(250 * 2**20)]
+wire.encode_pieces = flood
 RESULT.append("the sandbox's answers now flood the grader")
 ''',
     "trickles_the_wire": r'''
@@ -649,7 +649,7 @@ def consequences(run: Run) -> dict[str, list[str]]:
     # The honest student is graded as ever: the reference answers score 26 of the 26 autograded points.
     honest = {cell: s for (student, cell), s in _gradebook(run.course).items() if student == run.honest}
     score = sum(a or 0 for a, m in honest.values())
-    found["honest_grade"] = [] if score == 26 else [f"the honest student scored {score}, not 26"]
+    found["honest_grade"] = [] if score == 27 else [f"the honest student scored {score}, not 27"]
     # Every row agrees with the autograded notebook it came from, and none changed after grading.
     now = _gradebook(run.course)
     mismatched = []

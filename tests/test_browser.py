@@ -169,10 +169,10 @@ def test_a_student_solves_the_assignment_in_jupyterlab_and_it_grades_to_full_mar
     part2 = _output_text(page, _cell_index(notebook, "part2_selfcheck"))
     _cells(page).nth(_cell_index(notebook, "part1_selfcheck")).scroll_into_view_if_needed()
     _shot(page, "02-self-check-passes")
-    assert "score: 14/14" in part1 and "FAIL" not in part1
+    assert "score: 15/15" in part1 and "FAIL" not in part1
     assert "score: 8/8" in part2 and "FAIL" not in part2
     page.keyboard.press("Control+s")
-    _wait_until_saved(notebook, "dropout_function", "torch.rand_like(x) >= p")
+    _wait_until_saved(notebook, "dropout_function", "torch.rand_like(x, dtype=torch.float32) >= p")
 
     _, _, course = lab
     submitted = course.submission_path("ada", ASSIGNMENT)
@@ -182,7 +182,7 @@ def test_a_student_solves_the_assignment_in_jupyterlab_and_it_grades_to_full_mar
     assert "ada" in fully_graded(course, ASSIGNMENT)
     from instructors.analytics import class_scores
     scores, max_points = class_scores(course, ASSIGNMENT)
-    assert scores.loc["ada"].sum() == max_points.sum() == 26
+    assert scores.loc["ada"].sum() == max_points.sum() == 27
 
 
 def test_a_buggy_solution_shows_the_self_checks_hint_on_screen(lab, page):
@@ -281,7 +281,7 @@ def test_a_buggy_submissions_feedback_leads_with_the_failed_check_its_points_mes
     assert "0 / 2" in fixes[0] and "kept values scaled by 1.000; torch scales them by 1/(1-p) = 1.429 for p=0.3" in fixes[0]
     assert "Hint: Inverted dropout scales the survivors by 1/(1-p)" in fixes[0]
     assert "stands on function_scaling" in fixes[1]
-    assert "Part 1: the function 12 / 14 1 check to fix" in top and "Part 3: your Dropout in a network 4 / 4 all passed" in top
+    assert "Part 1: the function 13 / 15 1 check to fix" in top and "Part 3: your Dropout in a network 4 / 4 all passed" in top
     assert "function_scaling 0 / 2 every kept value equals x/(1-p)" in top      # the index names the check
     assert "Test cell" not in page.locator("body").inner_text()
     assert refused == []
@@ -313,7 +313,7 @@ def test_a_perfect_submissions_feedback_says_so_at_once(graded, page):
     top = _summary_text(page)
     page.locator("#summary").screenshot(path=str(ARTIFACTS / "09-feedback-summary-perfect.png"))
     assert "Every autograded check passed." in top and page.locator(".summary-fix").count() == 0
-    assert "Part 1: the function 14 / 14 all passed" in top and "Part 2: the module 8 / 8 all passed" in top
+    assert "Part 1: the function 15 / 15 all passed" in top and "Part 2: the module 8 / 8 all passed" in top
 
 
 def test_a_tampering_submission_shows_its_fault_to_the_student_and_in_the_formgrader(graded, lab, page):

@@ -77,6 +77,6 @@ def test_a_layout_that_differs_from_torchs_is_a_note_that_costs_nothing():
 def test_the_module_forward_check_names_every_part_that_fails_and_hints_at_the_first():
     from corpus import MaskCachedOnTheModule
     result = check_dropout(Dropout=MaskCachedOnTheModule, checks=["forward"]).results[0]
-    assert result.message.startswith("2 of 10 forward checks differ")
+    assert result.message.startswith("2 of 11 forward checks differ")
     assert "\nindependence: " in result.message and "\nedge_cases: " in result.message
     assert result.hint == CHECKS["independence"].hint

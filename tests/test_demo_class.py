@@ -62,7 +62,7 @@ def test_export_has_every_submission_with_its_score(demo):
 
 def test_the_reference_and_the_warning_solution_get_full_marks(demo):
     for name in ("reference", "correct_but_triggers_a_torch_warning"):
-        assert {s.score for s in demo.of_sample("dropout_from_scratch", name)} == {26}
+        assert {s.score for s in demo.of_sample("dropout_from_scratch", name)} == {27}
     assert {s.score for s in demo.of_sample("checkpoint_quiz", "reference")} == {13}
 
 

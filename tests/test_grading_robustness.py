@@ -59,7 +59,7 @@ def test_a_run_killed_half_way_loses_nothing_and_a_rerun_finishes_the_class(tmp_
     assert rerun.failed == {}
     assert set(rerun.skipped) == before and set(rerun.graded) == set(students) - before
     scores, _ = class_scores(course, NAME)
-    assert scores.sum(axis=1).to_dict() == {s: 26.0 for s in students}
+    assert scores.sum(axis=1).to_dict() == {s: 27.0 for s in students}
 
 
 def test_bad_input_gets_a_clear_error_and_keeps_every_recorded_grade(tmp_path):
@@ -91,5 +91,5 @@ def test_bad_input_gets_a_clear_error_and_keeps_every_recorded_grade(tmp_path):
     assert "a notebook from another assignment or course?" in outcome.failed["other_course"]
     assert outcome.graded == [students[1]]
     scores, _ = class_scores(course, NAME)
-    assert scores.sum(axis=1).to_dict() == {s: 26.0 for s in students}  # the earlier grade is kept
+    assert scores.sum(axis=1).to_dict() == {s: 27.0 for s in students}  # the earlier grade is kept
     assert (submitted / students[0] / NAME / "Untitled.ipynb").exists()  # nothing handed in is touched

@@ -107,7 +107,7 @@ def test_the_honest_submission_in_the_same_run_keeps_full_marks(graded):
     assert graded.failed[honest] == set() and honest not in graded.faults
     with open(graded.grades_csv) as f:
         row = next(r for r in csv.DictReader(f) if r["student_id"] == honest)
-    assert float(row["score"]) == 26 and float(row["max_score"]) == 32 and row["faults"] == ""  # 6 by hand
+    assert float(row["score"]) == 27 and float(row["max_score"]) == 33 and row["faults"] == ""  # 6 by hand
 
 
 def test_feedback_says_what_was_found(graded):

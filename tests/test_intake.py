@@ -322,7 +322,7 @@ def test_each_student_is_graded_on_their_own_work_at_the_time_the_server_saw_it(
         mal = gradebook.find_submission(NAME, "di-mal")
         ada = gradebook.find_submission(NAME, "di-ada")
         assert abs((mal.timestamp - ada.timestamp).total_seconds()) < 600   # not the day before
-        assert ada.code_score == mal.code_score == 26
+        assert ada.code_score == mal.code_score == 27
     assert f"{NAME}.ipynb: a symbolic link to {term.course.root}/source" in collected
     assert "di-linker" in term.outcome.failed and "no notebook at all" in term.outcome.failed["di-linker"]
 
@@ -348,7 +348,7 @@ def test_a_real_notebook_placed_beside_such_entries_is_graded_and_its_feedback_s
     from instructors.grade_class import db_url
 
     with Gradebook(db_url(term.course.root)) as gradebook:
-        assert gradebook.find_submission(NAME, "placed-too").code_score == 26
+        assert gradebook.find_submission(NAME, "placed-too").code_score == 27
     feedback = (term.course.root / "feedback" / "placed-too" / NAME / f"{NAME}.html").read_text()
     assert "2 things in your submission folder were not read" in feedback
     assert "notes.txt: a symbolic link" in feedback and "pipe: a named pipe" in feedback

@@ -298,8 +298,8 @@ def test_the_instructor_releases_through_the_exchange_and_students_fetch_it(term
 def test_the_correct_resubmission_counts_not_the_buggy_first_one(term):
     assert term.answers["ada_first_submit"]["success"] and term.answers["ada_resubmit"]["success"]
     ada = _submission(term, "ada")
-    # 26 autograded points; the written answers wait for the instructor's hand.
-    assert ada["autograded"] and ada["code_score"] == ada["max_code_score"] == 26, ada
+    # 27 autograded points; the written answers wait for the instructor's hand.
+    assert ada["autograded"] and ada["code_score"] == ada["max_code_score"] == 27, ada
 
 
 def test_the_term_keeps_its_gradebook_in_postgresql(term):
@@ -321,7 +321,7 @@ def test_every_submission_reaches_the_exchange_and_the_export_has_the_class(term
     rows = {row["student_id"]: row for row in csv.DictReader(io.StringIO(term.export))
             if row["assignment"] == ASSIGNMENT}
     assert set(rows) == {NAMES["ada"], NAMES["bo"], NAMES["cy"]}
-    assert (float(rows[NAMES["ada"]]["raw_score"]), float(rows[NAMES["cy"]]["raw_score"])) == (26.0, 0.0)
+    assert (float(rows[NAMES["ada"]]["raw_score"]), float(rows[NAMES["cy"]]["raw_score"])) == (27.0, 0.0)
     assert all(row["faults"] == "" for row in rows.values()), rows
 
 

@@ -342,7 +342,10 @@ def dropout(x, p=0.5, training=True, inplace=False):
     return x.copy_(out) if inplace else out
 """
     verification = verify_notebook([SETUP, cheat], [Request("from_scratch", "function", "dropout")])
-    assert "operator aten::dropout" in message(verification, "function", "from_scratch")
+    # Scripting compiles a call of F.dropout, which the sandbox has switched off: the call, when
+    # the compiled function runs, is refused and recorded.
+    assert "your code ran torch's own dropout (torch.nn.functional.dropout" in message(
+        verification, "function", "from_scratch")
 
 
 def test_the_module_is_built_changed_and_described_in_the_sandbox():

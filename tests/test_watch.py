@@ -21,7 +21,13 @@ ROUTES = {
     "alpha_dropout": lambda: F.alpha_dropout(X, 0.3, True),
     "modes disabled": lambda: _disabled(),
     "name built at run time": lambda: getattr(F, "drop" + "out")(X, 0.3),
+    "torch's Python reference": lambda: _reference(),
 }
+
+
+def _reference():
+    import torch._refs.nn.functional as refs
+    return refs.dropout(X, 0.3, True)
 
 
 def _disabled():
@@ -87,3 +93,25 @@ def test_switching_record_function_off_is_reported_and_undone_next_time():
     with KernelWatch() as again:
         _scripted(X, 0.3)
     assert any("aten::dropout" in r for r in again.routes), again.routes
+
+
+def test_a_students_function_named_dropout_is_not_torchs():
+    """Judged by the operator dispatched: the node name the student chose is not an operator."""
+    from corpus import _InvertedDropout  # torch names its node _InvertedDropoutBackward
+
+    x = torch.rand(64, requires_grad=True)
+    with KernelWatch() as watch:
+        out = _InvertedDropout.apply(x * 1, (torch.rand(64) >= 0.5).float() * 2)
+        out.sum().backward()
+    assert watch.routes == []
+
+
+def test_a_torch_function_named_after_dropout_outside_its_dropout_code_is_not_flagged():
+    """Only torch's files that implement dropout count: an exporter's helper called on import does not."""
+    def _unsupported_dropout():
+        return None
+    _unsupported_dropout.__code__ = _unsupported_dropout.__code__.replace(
+        co_filename=torch.__file__.replace("__init__.py", "onnx/symbolic_opset9.py"))
+    with KernelWatch() as watch:
+        _unsupported_dropout()
+    assert watch.routes == []

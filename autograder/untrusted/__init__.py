@@ -33,6 +33,13 @@ the grader reads with its own rights, at collect, autograde, feedback, the
 cluster's task files and the copy into the jail. It is read without following
 any link or opening anything but plain files and folders, within bounds.
 
+In the sandbox, torch's own dropout cannot run (:mod:`.torch_dropout_off`):
+before the notebook's cells load, every dropout operator gets a kernel on
+every dispatch key that names the call on a pipe only the grader reads and
+refuses it, from any thread or forked child, TorchScript included; the
+registrations are unreachable from Python, so the course's "from scratch" rule
+is decided where student code cannot undo it.
+
 What comes back: the kernel's messages over its Unix sockets (judged by nbgrader
 and then re-judged), and the sandbox's answers as JSON and raw tensor bytes,
 never pickle (:mod:`.wire`), each read by a deadline, within a budget sized from

@@ -29,7 +29,7 @@ import signal
 import socket
 import time
 
-from . import wire
+from . import torch_dropout_off, wire
 from .zygote import Zygote
 
 # --- inside the sandbox -------------------------------------------------------------
@@ -110,7 +110,9 @@ class _Server:
             return {"missing": f"your notebook defines no {name!r}" if impl is None
                     else f"{name!r} in your notebook is a {type(impl).__name__}, not callable"}
         key = len(self.subjects)
-        self.subjects[key] = self.kinds[kind](impl)
+        # Unwatched: here torch's dropout is switched off at the dispatcher (torch_dropout_off),
+        # whose records the grader reads; a watch in this process would only cost time.
+        self.subjects[key] = self.kinds[kind](impl, watched=False)
         return {"id": key}
 
     def op_seed(self, seed: int) -> dict:
@@ -118,10 +120,25 @@ class _Server:
         return {}
 
     def op_call(self, subject: int, x, p, training: bool, inplace: bool, on: str,
-                requires_grad: bool) -> dict:
+                requires_grad: bool, grad_mode: str = "grad") -> dict:
+        from ..subject import GRAD_MODES
+
         leaf, x, before = self._input(x, requires_grad)
-        out = self.subjects[subject](x, p, training, inplace, on=on)
+        out = self.subjects[subject](x, p, training, inplace, on=on,
+                                     grad_mode=grad_mode if grad_mode in GRAD_MODES else "grad")
         return self._tensor_reply(out, x, leaf, before)
+
+    def op_probe(self, subject: int, x, p, training: bool, tangent, v) -> dict:
+        found = self.subjects[subject].probe(x, p, training, tangent, v)
+        return {k: (t.detach() if isinstance(t, self.torch.Tensor) else t) for k, t in found.items()
+                if t is not None}
+
+    def op_state(self, subject: int) -> dict:
+        return {"state": self.subjects[subject].state()}
+
+    def op_reseed(self, subject: int, seed: int) -> dict:
+        self.subjects[subject].seed(seed)
+        return {}
 
     def op_backward(self, subject: int, graph: int, grad, call: str) -> dict:
         leaf, out = self.graphs.pop(graph)
@@ -167,6 +184,9 @@ class _Server:
     def op_describe(self, subject: int, args: list, kwargs: dict) -> dict:
         return {"info": self.subjects[subject].describe(*args, **kwargs)}
 
+    def op_copies(self, subject: int, args: list) -> dict:
+        return {"copies": str(self.subjects[subject].copies(*args))[:2000]}
+
     def op_pipeline(self, model: str, layer: str, x) -> dict:
         from ..pipeline import describe_pipeline
 
@@ -192,26 +212,29 @@ class _Server:
             if subject in self.subjects:
                 reply["routes"] = self.subjects[subject].routes
             try:
-                data = wire.encode(reply)
+                pieces = wire.encode_pieces(reply)
             except BaseException as error:  # noqa: BLE001 - e.g. a forward that returned a list
-                data = wire.encode(_error_reply(error))
+                pieces = wire.encode_pieces(_error_reply(error))
             try:
-                self.sock.sendall(data)
+                wire.send_pieces(self.sock, pieces)
             except OSError:
                 return
 
 
-def become_sandbox(sock: socket.socket, jail_spec: dict | None = None, ready: int | None = None) -> None:
-    """In a child forked by the zygote: cut loose from it, jail, limit, silence, serve, exit."""
-    from . import jail, limits
+def become_sandbox(sock: socket.socket, records: int, jail_spec: dict | None = None,
+                   ready: int | None = None) -> None:
+    """In a child forked by the zygote: cut loose from it, jail, limit, silence, switch
+    torch's dropout off (naming each call of it on ``records``), serve, exit."""
+    from . import jail, limits, torch_dropout_off
 
     os.setsid()  # its own process group: the grader kills it with everything it started
     if jail_spec:
-        jail.enter(jail_spec, keep_fds=[sock.fileno()], ready=ready)
+        jail.enter(jail_spec, keep_fds=[sock.fileno(), records], ready=ready)
     limits.apply(die_with_parent=True)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    torch_dropout_off.switch_off(records)
     code = 0
     try:
         request = wire.receive(sock)
@@ -259,7 +282,9 @@ def _tensor_reply() -> dict:
 _REQUIRED = {"load": [{"failed"}], "subject": [{"id", "missing"}], "call": [{"out_is_input"}, {"requires_grad"}],
              "invoke": [{"out_is_input"}, {"requires_grad"}], "forward": [{"out_is_input"}, {"requires_grad"}],
              "backward": [{"grad"}], "repeat": [{"out"}], "make": [{"module"}, {"training"}],
-             "train": [{"training"}, {"returned_self"}], "describe": [{"info"}], "pipeline": [{"info", "missing"}]}
+             "train": [{"training"}, {"returned_self"}], "describe": [{"info"}], "pipeline": [{"info", "missing"}],
+             "probe": [{"out", "ggrad_error"}, {"primal", "jvp_error"}], "state": [{"state"}],
+             "copies": [{"copies"}]}
 
 
 def _reply_fields(op: str) -> dict:
@@ -271,7 +296,10 @@ def _reply_fields(op: str) -> dict:
             "backward": {"grad": (torch.Tensor, type(None))}, "repeat": {"out": torch.Tensor},
             "make": {"module": int, "training": bool},
             "train": {"training": bool, "returned_self": bool}, "set": {},
-            "describe": {"info": dict}, "pipeline": {"info": dict, "missing": str}}[op]
+            "describe": {"info": dict}, "pipeline": {"info": dict, "missing": str},
+            "probe": {"out": torch.Tensor, "primal": torch.Tensor, "jvp": torch.Tensor, "ggrad": torch.Tensor,
+                      "jvp_error": str, "ggrad_error": str},
+            "state": {"state": dict}, "reseed": {}, "copies": {"copies": str}}[op]
 
 
 def _texts(value, what: str) -> None:
@@ -345,10 +373,13 @@ class Sandbox:
         self.zygote = Zygote.shared()
         self.device = torch.device(device)
         mine, theirs = socket.socketpair()
+        self._records, records = os.pipe()
+        self._recorded = bytearray()
         try:
-            self.pid = self.zygote.fork_sandbox(theirs, jail_spec)
+            self.pid = self.zygote.fork_sandbox(theirs, records, jail_spec)
         finally:
             theirs.close()
+            os.close(records)
         self.sock = mine
         self.exit_status: int | None = None
         wire.send(self.sock, {"device": str(self.device)})
@@ -357,6 +388,13 @@ class Sandbox:
     @property
     def alive(self) -> bool:
         return self.exit_status is None
+
+    def dropout_calls(self) -> list[str]:
+        """Every call of torch's dropout the sandbox's dispatcher refused so far, by operator, in order.
+
+        Read from a pipe the sandbox can only write to, so nothing it does can take a record back.
+        """
+        return torch_dropout_off.read_records(self._records, self._recorded)
 
     def request(self, op: str, timeout: float, **fields) -> dict:
         """Send one request and wait up to ``timeout`` s in all; kill the sandbox on any failure.
@@ -399,5 +437,8 @@ class Sandbox:
             pass
         self.sock.close()
         self.exit_status = self.zygote.wait(self.pid)
+        torch_dropout_off.read_records(self._records, self._recorded)  # what it wrote before it ended
+        os.close(self._records)
+        self._records = -1
 
     close = kill

@@ -73,7 +73,8 @@ def _flatten(obj, blobs: list[bytes]):
             raise WireError(f"cannot send a tensor of dtype {name}")
         t = obj.detach()
         storage = t.untyped_storage()
-        data = (torch.empty(0, dtype=torch.uint8).set_(storage.cpu()).numpy().tobytes()
+        # A view of the storage's bytes, not a copy: it is written to the socket as it is.
+        data = (memoryview(torch.empty(0, dtype=torch.uint8).set_(storage.cpu()).numpy()).cast("B")
                 if storage.nbytes() else b"")
         blobs.append(data)
         return {"__tensor__": len(blobs) - 1, "dtype": name, "size": list(t.shape),
@@ -87,11 +88,18 @@ def _flatten(obj, blobs: list[bytes]):
     raise WireError(f"cannot send a {type(obj).__name__}")
 
 
-def encode(obj) -> bytes:
-    blobs: list[bytes] = []
+def encode_pieces(obj) -> list:
+    """The message as the buffers it is made of, in order: frame, header, each tensor's bytes.
+
+    Tensors are not copied; :func:`send` writes the pieces one after the other.
+    """
+    blobs: list = []
     header = json.dumps(_flatten(obj, blobs)).encode()
-    payload = b"".join(blobs)
-    return struct.pack(">QQ", len(header), len(payload)) + header + payload
+    return [struct.pack(">QQ", len(header), sum(len(b) for b in blobs)), header, *blobs]
+
+
+def encode(obj) -> bytes:
+    return b"".join(encode_pieces(obj))
 
 
 def _count(value, what: str, limit: int | None = None) -> int:
@@ -203,7 +211,13 @@ def _decode(data, device, budget: Budget):
 
 
 def send(sock: socket.socket, obj) -> None:
-    sock.sendall(encode(obj))
+    send_pieces(sock, encode_pieces(obj))
+
+
+def send_pieces(sock: socket.socket, pieces: list) -> None:
+    for piece in pieces:
+        if len(piece):
+            sock.sendall(piece)
 
 
 def _read_into(sock: socket.socket, buffer: memoryview, deadline: float | None) -> None:

@@ -12,7 +12,8 @@ never runs student code.
 Requests are JSON lines on a Unix socket, with file descriptors attached (the
 sandbox's socket, the kernel's stdio); replies are JSON lines:
 
-* ``{"op": "sandbox", "jail": J}`` + a socket: fork a sandbox on it; reply ``{"pid": N}``;
+* ``{"op": "sandbox", "jail": J}`` + a socket and a pipe: fork a sandbox on the socket,
+  naming each call of torch's dropout on the pipe; reply ``{"pid": N}``;
 * ``{"op": "kernel", "jail": J, ...}`` + stdin, stdout, stderr: fork an IPython kernel
   (:mod:`.forked_kernel`); reply ``{"pid": N}``;
 * ``{"op": "poll", "pid": N}``: ``{"status": S}`` once the child has ended (the
@@ -91,7 +92,7 @@ def _fork_child(op: str, request: dict, fds: list[int], control: socket.socket) 
             if spec:
                 os.close(ready_r)
             if op == "sandbox":
-                sandbox.become_sandbox(socket.socket(fileno=fds[0]), spec, ready_w if spec else None)
+                sandbox.become_sandbox(socket.socket(fileno=fds[0]), fds[1], spec, ready_w if spec else None)
             else:
                 forked_kernel.become_kernel(request, fds, ready_w if spec else None)
         finally:
@@ -127,6 +128,11 @@ def _serve(control_fd: int) -> None:
         getattr(autograder, name)
     from .. import pipeline  # noqa: F401
     from . import forked_kernel, sandbox  # noqa: F401, F811
+
+    import torch.autograd.forward_ad as forward_ad
+
+    with forward_ad.dual_level():  # its first use costs a second (the autograd check runs it)
+        forward_ad.make_dual(torch.ones(1), torch.ones(1)) * 1
 
     control = socket.socket(fileno=control_fd)
     while True:
@@ -195,9 +201,12 @@ class Zygote:
             raise jail.JailError(reply["error"])
         return reply["pid"]
 
-    def fork_sandbox(self, sock: socket.socket, jail_spec: dict | None = None) -> int:
-        """A sandbox on ``sock``, jailed as ``jail_spec`` says (None: not jailed)."""
-        return self._forked(self.request("sandbox", (sock.fileno(),), jail=jail_spec))
+    def fork_sandbox(self, sock: socket.socket, records: int, jail_spec: dict | None = None) -> int:
+        """A sandbox on ``sock``, jailed as ``jail_spec`` says (None: not jailed).
+
+        ``records`` is the write end of the pipe on which the sandbox's torch names every
+        call of its dropout (:mod:`.torch_dropout_off`)."""
+        return self._forked(self.request("sandbox", (sock.fileno(), records), jail=jail_spec))
 
     def fork_kernel(self, stdio: tuple[int, int, int], jail_spec: dict | None = None, **launch) -> int:
         """A kernel on these stdio descriptors, jailed as ``jail_spec`` says (None: not jailed)."""

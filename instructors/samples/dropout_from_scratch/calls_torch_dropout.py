@@ -1,6 +1,6 @@
 # about: right answers, but from torch's own dropout, which the assignment forbids
 # copies: 3
-# expect-fail: test_function_autograd test_function_defaults test_function_drop_rate test_function_edge_cases test_function_eval_mode test_function_from_scratch test_function_independence test_function_inplace test_function_invalid_p test_function_scaling test_function_shape_dtype_device test_module_construction test_module_forward test_module_module_state test_module_train_eval_toggle
+# expect-fail: test_function_autograd test_function_defaults test_function_drop_rate test_function_edge_cases test_function_eval_mode test_function_from_scratch test_function_independence test_function_inplace test_function_invalid_p test_function_scaling test_function_shape_dtype_device test_module_construction test_module_forward test_module_module_state test_module_train_eval_toggle test_function_side_effects test_pipeline test_overfitting
 # %% dropout_function
 def dropout(x, p=0.5, training=True, inplace=False):
     """Inverted dropout, like torch.nn.functional.dropout."""

@@ -12,5 +12,5 @@ def dropout(x, p=0.5, training=True, inplace=False):
         return x.mul_(0.0) if inplace else x * 0.0
     exact = torch.tensor(1.0 / (1.0 - p), dtype=torch.float64)
     scale = torch.tensor(exact, dtype=x.dtype)  # warns: torch.tensor() of a tensor
-    mask = (torch.rand_like(x) >= p).to(x.dtype) * scale.to(x.device)
+    mask = (torch.rand_like(x, dtype=torch.float32) >= p).to(x.dtype) * scale.to(x.device)
     return x.mul_(mask) if inplace else x * mask

@@ -10,5 +10,5 @@ def dropout(x, p=0.5, training=True, inplace=False):
         return x
     if p == 1.0:
         return x.mul_(0.0) if inplace else x * 0.0
-    mask = (torch.rand_like(x) >= p).to(x.dtype) / (1.0 - p)
+    mask = (torch.rand_like(x, dtype=torch.float32) >= p).to(x.dtype) / (1.0 - p)
     return x.mul_(mask) if inplace else x * mask

@@ -8,5 +8,5 @@ def dropout(x, p=0.5, training=True, inplace=False):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training:
         return x
-    keep = (torch.rand_like(x) >= p).to(x.dtype)
+    keep = (torch.rand_like(x, dtype=torch.float32) >= p).to(x.dtype)
     return x.mul_(keep) if inplace else x * keep
