@@ -126,9 +126,9 @@ class _Remote:
     def _request(self, op: str, what: str, **fields) -> dict:
         """One request; the routes to torch's dropout it took are added to :attr:`routes`.
 
-        Two witnesses: the sandbox's own watch (in the reply, so student code could
-        blind it) and the dispatcher's records (:mod:`.untrusted.torch_dropout_off`),
-        which it cannot.
+        The witness is the dispatcher's records (:mod:`.untrusted.torch_dropout_off`), read
+        from a pipe the sandbox cannot take back; a reply's own ``routes`` field (empty from
+        our unwatched sandbox, bounded by :func:`~.untrusted.sandbox.check_reply`) is added too.
         """
         start = len(self._box.dropout_calls())
         try:
@@ -167,7 +167,7 @@ class _Remote:
         return {k: reply.get(k) for k in ("out", "ggrad", "primal", "jvp", "jvp_error", "ggrad_error")}
 
     def seed(self, seed: int) -> None:
-        self._request("reseed", "torch.manual_seed", subject=self.key, seed=seed)
+        self._request("seed", "torch.manual_seed", seed=seed)
 
     def state(self) -> dict:
         return self._request("state", "reading torch's settings", subject=self.key)["state"]
@@ -306,7 +306,6 @@ class Verification:
 def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> CheckResult:
     start = time.perf_counter()
     message = ""
-    box = None
     try:
         x = torch.randn(64, 20, generator=torch.Generator().manual_seed(0)).to(device)
         box = code.sandbox()

@@ -136,10 +136,6 @@ class _Server:
     def op_state(self, subject: int) -> dict:
         return {"state": self.subjects[subject].state()}
 
-    def op_reseed(self, subject: int, seed: int) -> dict:
-        self.subjects[subject].seed(seed)
-        return {}
-
     def op_backward(self, subject: int, graph: int, grad, call: str) -> dict:
         leaf, out = self.graphs.pop(graph)
         # grad(sum(out * g)) rather than grad(out, grad_outputs=g): the same gradient, and
@@ -299,7 +295,7 @@ def _reply_fields(op: str) -> dict:
             "describe": {"info": dict}, "pipeline": {"info": dict, "missing": str},
             "probe": {"out": torch.Tensor, "primal": torch.Tensor, "jvp": torch.Tensor, "ggrad": torch.Tensor,
                       "jvp_error": str, "ggrad_error": str},
-            "state": {"state": dict}, "reseed": {}, "copies": {"copies": str}}[op]
+            "state": {"state": dict}, "copies": {"copies": str}}[op]
 
 
 def _texts(value, what: str) -> None:
