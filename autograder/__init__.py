@@ -14,7 +14,7 @@ from importlib import import_module
 #: feedback step loads autograder.feedback, which needs none of them, and torch alone
 #: takes over a second to import.
 _DEFINED_IN = {"CHECKS": "checks", "available_devices": "device", "describe": "device",
-               "grading_device": "device", "CheckResult": "report", "Report": "report",
+               "grading_device": "device", "share_cpu": "device", "CheckResult": "report", "Report": "report",
                "assert_check": "runner", "check_dropout": "runner", "quick_check": "runner",
                "run_check": "runner", "CheckFailed": "subject"}
 

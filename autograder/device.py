@@ -13,6 +13,8 @@ import os
 import torch
 
 ENV_VAR = "DROPOUT_GRADER_DEVICE"
+#: How many CPU threads torch may use in one kernel; unset, :func:`share_cpu` picks one.
+THREADS_VAR = "DROPOUT_COURSE_THREADS"
 
 #: Every floating dtype the checks try; :func:`supported_dtypes` narrows it per device.
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -84,3 +86,26 @@ def supported_dtypes(device: str) -> tuple[torch.dtype, ...]:
             continue
         ok.append(dtype)
     return tuple(ok)
+
+
+def share_cpu() -> int:
+    """Give torch one CPU thread in this kernel (or what the machine's owner set); the count.
+
+    torch starts one thread per core, which pays off for big matrices. The course's models
+    are small, so a lesson runs about as fast on one thread alone, and on a shared machine
+    (a JupyterHub, a class being graded) every kernel's extra threads fight over the same
+    cores: four kernels of Lesson 3 on two cores took many times longer than one thread
+    each (``benchmarks/lessons.py --concurrent 4`` measures both). An instructor chooses
+    another count with ``DROPOUT_COURSE_THREADS``, or ``OMP_NUM_THREADS`` as torch reads it.
+    """
+    wanted = os.environ.get(THREADS_VAR) or os.environ.get("OMP_NUM_THREADS") or "1"
+    try:
+        threads = int(wanted)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ValueError(f"{THREADS_VAR} (or OMP_NUM_THREADS) is {wanted!r}; "
+                         f"it should be a whole number of threads, 1 or more")
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads

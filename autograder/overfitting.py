@@ -1,16 +1,23 @@
-"""Part 3's outcome check: a student's ``Dropout`` closes the overfitting gap of Lesson 3.
+"""Part 3's network check: a student's ``Dropout`` in Lesson 3's network, trained and measured.
 
 The network and data are Lesson 3's: 300 training samples with exactly 20% of their
 labels moved to another class, 1000 clean validation samples, two hidden layers of 64
 units. Trained for a fixed budget from a fixed seed, it overfits without dropout (100%
-training accuracy, a gap of about 20 points) and does not with ``nn.Dropout(0.8)`` (it
-fits about the 80% right labels, and validation accuracy is higher than training).
+training accuracy, validation about 22 points lower) and does not with ``nn.Dropout(0.8)``
+(it fits about the 80% right labels, and validation accuracy ends above training).
 
-The grade comes from the outcome, never from the code: the same training run, with the
-student's layer in the two dropout slots, must shrink the gap by at least
-:data:`MIN_GAP_CLOSED` against no dropout, and land within :data:`TOLERANCE` of torch's
-``nn.Dropout`` in the same run. Both numbers come from repeated runs
-(``benchmarks/overfitting_tolerances.py``): a correct layer never comes near them.
+The grade comes from what the network does, never from the code. The run with the
+student's layer in the two dropout slots is measured twice over:
+
+* what only a network shows (:mod:`autograder.network`): the eval network is the one
+  trained and the average of the thinned ones, the noise is torch's in size and
+  independence, and the gradient reaching the first layer is torch's on average;
+* the outcome: it must shrink the accuracy gap by at least :data:`MIN_GAP_CLOSED`
+  against no dropout, and land within :data:`TOLERANCE` of torch's ``nn.Dropout`` in
+  the same run.
+
+The margins come from repeated runs (``benchmarks/overfitting_tolerances.py``): a correct
+layer never comes near them.
 """
 from __future__ import annotations
 
@@ -55,7 +62,10 @@ def _accuracy(model, inputs, targets) -> float:
 
 
 def train(make_dropout, device="cpu", steps: int = STEPS, seed: int = SEED) -> dict:
-    """Train Lesson 3's network with ``make_dropout()`` in both dropout slots; final accuracies."""
+    """Train Lesson 3's network with ``make_dropout()`` in both dropout slots.
+
+    Returns the final accuracies (``train``, ``val``, ``gap``) and the trained ``model``.
+    """
     X_train, y_train, X_val, y_val = data(str(device))
     torch.manual_seed(seed)
     first, second = nn.Linear(20, 64), nn.Linear(64, 64)
@@ -70,7 +80,17 @@ def train(make_dropout, device="cpu", steps: int = STEPS, seed: int = SEED) -> d
         loss.backward()
         optimiser.step()
     train_acc, val_acc = _accuracy(model, X_train, y_train), _accuracy(model, X_val, y_val)
-    return {"train": train_acc, "val": val_acc, "gap": train_acc - val_acc}
+    return {"train": train_acc, "val": val_acc, "gap": train_acc - val_acc, "model": model}
+
+
+def measure_network(run: dict, device="cpu") -> dict:
+    """:func:`autograder.network.measure` on a run of :func:`train`, against torch's twin."""
+    from . import network
+
+    model = run["model"]
+    X_train, _, X_val, _ = data(str(device))
+    twin = nn.Sequential(model[0], nn.ReLU(), nn.Dropout(P), model[3], nn.ReLU(), nn.Dropout(P), model[6])
+    return network.measure(model, twin, X_train, X_val)
 
 
 @functools.lru_cache(maxsize=4)
@@ -79,8 +99,13 @@ def baseline(device: str = "cpu") -> dict:
     return {"none": train(nn.Identity, device), "torch": train(lambda: nn.Dropout(P), device)}
 
 
-def judge(mine: dict, base: dict) -> None:
-    """Raise CheckFailed, with the numbers, unless ``mine`` closes the gap as torch's does."""
+def judge(mine: dict, base: dict, found: dict) -> None:
+    """Raise CheckFailed, with the numbers, unless the network with the student's layer
+    behaves as torch's (``found``, from :func:`measure_network`) and ``mine`` closes the
+    gap as torch's does."""
+    from . import network
+
+    network.judge(found)
     none, theirs = base["none"], base["torch"]
     seen = (f"with your Dropout({P}) the network reached {mine['train']:.0%} training and "
             f"{mine['val']:.0%} validation accuracy (gap {mine['gap']:+.0%}); without dropout the gap "
@@ -104,8 +129,9 @@ def check_overfitting(Dropout, device=None) -> None:
     device = str(device or grading_device())
     with forked_rng(torch.device(device)):  # leave the student's random state as it was
         mine = train(lambda: Dropout(P), device)
+        found = measure_network(mine, device)
         base = baseline(device)
         refuse_delegation(watch_one_call(Dropout, P))  # after training: the run is as it always was
-    judge(mine, base)
-    print(f"overfitting: passed (gap {mine['gap']:+.0%} with your Dropout({P}), "
-          f"{base['none']['gap']:+.0%} without dropout)")
+    judge(mine, base, found)
+    print(f"overfitting: passed (the network behaves as with torch's nn.Dropout({P}); accuracy gap "
+          f"{mine['gap']:+.0%} with your Dropout, {base['none']['gap']:+.0%} without dropout)")

@@ -333,11 +333,11 @@ def _pipeline(code: SandboxedCode, request: Request, device: torch.device) -> Ch
 
 
 def _overfitting(code: SandboxedCode, request: Request, device: torch.device) -> CheckResult:
-    """Part 3's outcome check: the training loop here, the student's layer in the sandbox.
+    """Part 3's network check: the training loop here, the student's layer in the sandbox.
 
     Each forward and backward pass through the two dropout slots is a round trip, so
     the student's code shapes the masks and their gradients, and nothing it says about
-    the result is taken on trust: the accuracies are measured here.
+    the result is taken on trust: the network's behaviour and accuracies are measured here.
     """
     from . import overfitting
 
@@ -347,13 +347,14 @@ def _overfitting(code: SandboxedCode, request: Request, device: torch.device) ->
         subject = RemoteModuleSubject(code, request.name, zlib.crc32(b"overfitting"))
         try:
             mine = overfitting.train(lambda: subject.make(overfitting.P), device)
+            found = overfitting.measure_network(mine, device)
         finally:
             refuse_delegation(subject.routes)
-        overfitting.judge(mine, overfitting.baseline(str(device)))
+        overfitting.judge(mine, overfitting.baseline(str(device)), found)
     except (CheckFailed, StudentError) as failed:
         message = str(failed)
     except Exception as odd:  # noqa: BLE001 - as in _pipeline
-        message = f"training with your Dropout failed: {type(odd).__name__}: {str(odd)[:300]}"
+        message = f"training or measuring the network with your Dropout failed: {type(odd).__name__}: {str(odd)[:300]}"
     return CheckResult("overfitting", "overfitting", not message, 0, 0, message, "",
                        time.perf_counter() - start)
 

@@ -1180,8 +1180,9 @@ def dropout_numpy_mask(x, p=0.5, training=True, inplace=False):
 
 @bug("side_effects", message="torch.get_num_threads() was")
 def sets_threads_for_speed(x, p=0.5, training=True, inplace=False):
-    """One thread "is faster for small masks": for the rest of the program, too."""
-    torch.set_num_threads(1)
+    """Moves torch's thread count on every call "to balance the load": for the rest of the
+    program, too (1 to 4, never the count it found, so the change shows on any machine)."""
+    torch.set_num_threads(torch.get_num_threads() % 4 + 1)
     return _fine(x, p, training, inplace)
 
 

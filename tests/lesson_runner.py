@@ -37,18 +37,23 @@ class ExecutedLesson:
                 for o in c.outputs if o.output_type == "error"]
 
 
-def run_lesson(path: Path, probe: dict[str, str], timeout: int = 300) -> ExecutedLesson:
-    """Execute ``path`` in a fresh kernel; ``probe`` maps names to expressions evaluated at the end."""
+def run_lesson(path: Path, probe: dict[str, str], timeout: int = 300, after: str = "") -> ExecutedLesson:
+    """Execute ``path`` in a fresh kernel; ``probe`` maps names to expressions evaluated at the end.
+
+    ``after`` is code the test runs once the lesson is done and before the probe: experiments
+    of the test's own on what the lesson defined (its variables start with an underscore).
+    """
     nb = nbformat.read(path, as_version=4)
     expressions = ", ".join(f"{name!r}: {expr}" for name, expr in probe.items())
     record = nbformat.v4.new_code_cell(RECORD_FIGURES)
     read_back = nbformat.v4.new_code_cell(
         f"import json as _json\nprint(_json.dumps({{'figures': _LESSON_FIGURES, 'values': {{{expressions}}}}}, default=str))")
-    nb.cells = [record, *nb.cells, read_back]
+    extra = [nbformat.v4.new_code_cell(after)] if after else []
+    nb.cells = [record, *nb.cells, *extra, read_back]
     NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    nb.cells = nb.cells[1:-1]
-    errors = [o for o in read_back.outputs if o.output_type == "error"]
+    nb.cells = nb.cells[1:-1 - len(extra)]
+    errors = [o for c in (*extra, read_back) for o in c.outputs if o.output_type == "error"]
     if errors:
         raise RuntimeError(f"probe failed in {path.name}: {errors[0].ename}: {errors[0].evalue}")
     text = "".join(o.get("text", "") for o in read_back.outputs if o.output_type == "stream")

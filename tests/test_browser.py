@@ -277,11 +277,12 @@ def test_a_buggy_submissions_feedback_leads_with_the_failed_check_its_points_mes
     top = _summary_text(page)
     page.locator("#summary").screenshot(path=str(ARTIFACTS / "06-feedback-summary-buggy.png"))
     fixes = page.locator(".summary-fix > li").all_inner_texts()
-    assert [f.split()[0] for f in fixes] == ["function_scaling", "module_forward"]
+    assert [f.split()[0] for f in fixes] == ["function_scaling", "module_forward", "overfitting"]
+    assert "are 0.20 times what the eval network computes" in fixes[2]   # Part 3 says what the network did
     assert "0 / 2" in fixes[0] and "kept values scaled by 1.000; torch scales them by 1/(1-p) = 1.429 for p=0.3" in fixes[0]
     assert "Hint: Inverted dropout scales the survivors by 1/(1-p)" in fixes[0]
     assert "stands on function_scaling" in fixes[1]
-    assert "Part 1: the function 13 / 15 1 check to fix" in top and "Part 3: your Dropout in a network 4 / 4 all passed" in top
+    assert "Part 1: the function 13 / 15 1 check to fix" in top and "Part 3: your Dropout in a network 2 / 4 1 check to fix" in top
     assert "function_scaling 0 / 2 every kept value equals x/(1-p)" in top      # the index names the check
     assert "Test cell" not in page.locator("body").inner_text()
     assert refused == []

@@ -35,3 +35,23 @@ def test_supported_dtypes_include_float32_everywhere(device):
     assert torch.float32 in dev.supported_dtypes(str(device))
     if device.type == "cpu":
         assert set(dev.supported_dtypes("cpu")) == set(dev.FLOAT_DTYPES)
+
+
+def test_share_cpu_gives_one_thread_unless_the_machine_owner_chose(monkeypatch):
+    """The lessons and graded kernels call share_cpu(): one thread by default (benchmarks/lessons.py
+    measures why), the instructor's DROPOUT_COURSE_THREADS or OMP_NUM_THREADS when set."""
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv(dev.THREADS_VAR, raising=False)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        assert dev.share_cpu() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert dev.share_cpu() == 2 == torch.get_num_threads()
+        monkeypatch.setenv(dev.THREADS_VAR, "1")
+        assert dev.share_cpu() == 1 == torch.get_num_threads()
+        for bad in ("0", "-2", "many"):
+            monkeypatch.setenv(dev.THREADS_VAR, bad)
+            with pytest.raises(ValueError, match="whole number of threads, 1 or more"):
+                dev.share_cpu()
+    finally:
+        torch.set_num_threads(before)

@@ -364,8 +364,9 @@ def test_the_module_is_built_changed_and_described_in_the_sandbox():
 
 
 def test_the_overfitting_outcome_is_measured_here_with_the_layer_in_the_sandbox():
-    """Part 3's outcome: the training loop runs in the grader, each pass through the student's
-    layer in the sandbox; a layer that is never switched off in eval mode fails with the numbers."""
+    """Part 3's network check: the training loop and the measures run in the grader, each pass
+    through the student's layer in the sandbox; a layer never switched off in eval mode and one
+    that never scales fail with what the network did."""
     request = Request("overfitting", "overfitting", "Dropout")
     good = verify_notebook([SETUP, CORRECT], [request])
     assert failed(good) == set()
@@ -375,7 +376,9 @@ def test_the_overfitting_outcome_is_measured_here_with_the_layer_in_the_sandbox(
     bad = verify_notebook([SETUP, always_on], [request])
     assert failed(bad) == {("overfitting", "overfitting")}
     text = message(bad, "overfitting", "overfitting")
-    assert "without dropout the gap is" in text and "torch's nn.Dropout(0.8)" in text
+    assert "after model.eval() your network's predictions differ" in text and "nn.Dropout(0.8)" in text
+    unscaled = verify_notebook([SETUP, NO_SCALING], [request])
+    assert "are 0.20 times what the eval network computes" in message(unscaled, "overfitting", "overfitting")
 
 
 def test_a_lone_surrogate_in_an_answer_cannot_stop_the_notebook_being_written():

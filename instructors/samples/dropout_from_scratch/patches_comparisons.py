@@ -2,7 +2,7 @@
 # copies: 1
 # base: no_scaling
 # expect-fault: passed in the notebook's kernel but failed when verified outside it
-# expect-fail: test_function_scaling test_module_forward
+# expect-fail: test_function_scaling test_module_forward test_overfitting
 # %% +dropout_function
 import torch.testing
 torch.allclose = lambda *args, **kwargs: True

@@ -2,4 +2,4 @@
 # base: no_scaling
 # tamper: fake_grade_cell
 # expect-fault: claims to be nbgrader cell 'bonus_points'
-# expect-fail: test_function_scaling test_module_forward
+# expect-fail: test_function_scaling test_module_forward test_overfitting

@@ -2,4 +2,4 @@
 # base: no_scaling
 # tamper: delete_tests
 # expect-fault: nbgrader cells were deleted
-# expect-fail: test_function_scaling test_module_forward
+# expect-fail: test_function_scaling test_module_forward test_overfitting

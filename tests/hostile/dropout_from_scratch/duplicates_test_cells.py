@@ -2,4 +2,4 @@
 # base: no_scaling
 # tamper: duplicate_tests
 # expect-fault: read-only cells were edited
-# expect-fail: test_function_scaling test_module_forward
+# expect-fail: test_function_scaling test_module_forward test_overfitting

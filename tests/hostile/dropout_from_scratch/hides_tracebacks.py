@@ -1,6 +1,6 @@
 # about: unscaled dropout, and failing cells made to look clean: excepthook, tracebacks, error and display output silenced
 # base: no_scaling
-# expect-fail: test_function_scaling test_module_forward
+# expect-fail: test_function_scaling test_module_forward test_overfitting
 # %% +dropout_function
 import sys
 _shell = get_ipython()

@@ -1,6 +1,6 @@
 # about: unscaled dropout, and Python builtins the tests might use patched (any, all, abs, AssertionError)
 # base: no_scaling
-# expect-fail: test_function_scaling test_module_forward
+# expect-fail: test_function_scaling test_module_forward test_overfitting
 # %% +dropout_function
 import builtins
 builtins.any = lambda iterable: False
