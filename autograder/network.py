@@ -137,6 +137,7 @@ def _statistics(e, g, masks, h, weight, direction, p) -> dict[str, torch.Tensor]
     }
 
 
+#: What each measure is for torch's layer; "silenced" is p itself, added per slot.
 TARGETS = {"average": 1.0, "noise": 1.0, "samples": 1.0, "passes": -1 / (PASSES - 1),
            "gradient": 1.0, "gradient noise": 1.0}
 
@@ -150,6 +151,7 @@ def measure(model, twin, inputs, val_inputs, passes: int = PASSES) -> dict:
     """
     p = float(twin[2].p)
     found = {"eval": _eval_difference(model, twin, val_inputs), "p": p, "slots": {}}
+    targets = {**TARGETS, "silenced": p}
     with torch.no_grad():
         h = inputs
         for name, (before, slot, after) in SLOTS.items():
@@ -164,7 +166,7 @@ def measure(model, twin, inputs, val_inputs, passes: int = PASSES) -> dict:
             repeated = len(masks) - len(torch.unique(masks, dim=0))
             found["slots"][name] = {
                 "repeated": repeated,
-                **{key: Measure(a[key].float().cpu(), b[key].float().cpu(), TARGETS.get(key, p)) for key in a},
+                **{key: Measure(a[key].float().cpu(), b[key].float().cpu(), targets[key]) for key in a},
             }
     return found
 

@@ -26,6 +26,7 @@ import functools
 import torch
 from torch import nn
 
+from . import network
 from .subject import CheckFailed
 
 P, STEPS, SEED = 0.8, 100, 0
@@ -85,8 +86,6 @@ def train(make_dropout, device="cpu", steps: int = STEPS, seed: int = SEED) -> d
 
 def measure_network(run: dict, device="cpu") -> dict:
     """:func:`autograder.network.measure` on a run of :func:`train`, against torch's twin."""
-    from . import network
-
     model = run["model"]
     X_train, _, X_val, _ = data(str(device))
     twin = nn.Sequential(model[0], nn.ReLU(), nn.Dropout(P), model[3], nn.ReLU(), nn.Dropout(P), model[6])
@@ -103,8 +102,6 @@ def judge(mine: dict, base: dict, found: dict) -> None:
     """Raise CheckFailed, with the numbers, unless the network with the student's layer
     behaves as torch's (``found``, from :func:`measure_network`) and ``mine`` closes the
     gap as torch's does."""
-    from . import network
-
     network.judge(found)
     none, theirs = base["none"], base["torch"]
     seen = (f"with your Dropout({P}) the network reached {mine['train']:.0%} training and "
