@@ -68,7 +68,8 @@ c.VerifyChecks.load_timeout = 60
 # Read-only cells that only show things (plots, self-checks); the sandbox skips them,
 # which saves about a second per submission. Cells students can edit always run.
 c.VerifyChecks.skip_cells = ["recap_picture", "part1_selfcheck", "part2_selfcheck",
-                             "part3_modes", "part3_compare", "part3_overfitting_run"]
+                             "part3_modes", "part3_compare", "part3_overfitting_run",
+                             "part3_selfcheck", "part3_selu", "part4_compare"]
 # A graded kernel has nothing to save: stop it at once rather than wait for a clean exit.
 c.GuardedExecute.shutdown_kernel = "immediate"
 # Grade cells come back from source/ on autograde: edited ones are overwritten and

@@ -1,7 +1,7 @@
-"""The checks: torch's dropout contract, each part of it stated once.
+"""dropout_from_scratch's checks: torch's dropout contract, each part of it stated once.
 
-Every check is a function decorated with :func:`check`, which records its
-name, points, the target it applies to (``function`` for ``dropout``,
+Every check is a function decorated with :func:`~autograder.registry.check`, which
+records its name, points, the target it applies to (``function`` for ``dropout``,
 ``module`` for ``Dropout``) and a hint a student can act on. A check calls
 the student's subject and torch's reference on the same inputs and raises
 :class:`CheckFailed` with a message that says what differed; it may return
@@ -18,94 +18,16 @@ by :func:`check_forward`.
 from __future__ import annotations
 
 import contextlib
-import copy
-import os
-import random
-import zlib
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
+from .registry import (BOUNDS, CHECKS, RUN_SEED, Check, Context, _dtype_name, _percent,  # noqa: F401
+                       _raises_like_torch, check, forward_held_to)
 from .stats import ProportionTest, binomial_collision, tolerance_for
 from .subject import GRAD_MODES, CheckFailed, CheckTimeout, CodeCrashed, ModuleSubject, StudentError, Subject
 
 FUNCTION, MODULE = ("function",), ("module",)
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    points: int
-    targets: tuple[str, ...]
-    summary: str
-    hint: str
-    run: Callable
-
-
-CHECKS: dict[str, Check] = {}
-#: The statistical tests behind each check: their false failures add up per check.
-BOUNDS: dict[str, list[ProportionTest]] = {}
-
-
-def check(name: str, points: int, summary: str, hint: str, targets=FUNCTION):
-    """Register a check under ``name``; order of definition is report order."""
-
-    def register(fn):
-        CHECKS[name] = Check(name, points, tuple(targets), summary, hint, fn)
-        return fn
-
-    return register
-
-
-def _run_seed() -> int:
-    """The seed of this grading run's random choices (p values, shapes): new per process.
-
-    ``AUTOGRADER_SEED`` fixes it, to reproduce a verdict; messages that depend on a
-    drawn value name the value, so a student can try it without the seed.
-    """
-    fixed = os.environ.get("AUTOGRADER_SEED", "")
-    return int(fixed) if fixed.isdigit() else random.SystemRandom().randrange(2**32)
-
-
-RUN_SEED = _run_seed()
-
-
-class Context:
-    """Where and how a check makes its inputs: device, dtypes, a private generator.
-
-    Inputs come from the check's own generator, never torch's global one, so
-    a student's ``torch.manual_seed`` cannot change what the grader feeds in.
-    Choices that must not be a fixed grid (p values, shapes) come from ``draws``,
-    seeded per grading run (:data:`RUN_SEED`): an answer tuned to the values a check
-    tries meets other values next time.
-    """
-
-    def __init__(self, device: torch.device, dtypes, seed: int):
-        self.device = device
-        self.dtypes = tuple(dtypes)
-        self.seed = seed
-        self.gen = torch.Generator(device=device)
-        self.gen.manual_seed(seed)
-        self.draws = random.Random(seed ^ RUN_SEED)
-
-    def draw_p(self, low: float = 0.01, high: float = 0.99) -> float:
-        """A p from the whole interval, off the grid of hundredths the fixed values sit on,
-        rounded to 4 places so that a message can name it exactly."""
-        while True:
-            p = round(self.draws.uniform(low, high), 4)
-            if round(p, 2) != p:
-                return p
-
-    def values(self, *shape, dtype=torch.float32) -> torch.Tensor:
-        """Nonzero values of both signs, |v| in [0.5, 1.5): a zero out means dropped."""
-        u = torch.rand(shape, generator=self.gen, device=self.device) * 2 - 1  # one draw: sign and size
-        return torch.where(u >= 0, u + 0.5, u - 0.5).to(dtype)
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).replace("torch.", "")
 
 
 def _same_shape(out: torch.Tensor, x: torch.Tensor, call: str) -> None:
@@ -240,11 +162,6 @@ def rate_test(p: float, n: int) -> ProportionTest:
 
 BOUNDS["drop_rate"] = ([rate_test(EDGE_PS[0], EDGE_N), rate_test(EDGE_PS[1], SMALL_N), rate_test(EDGE_PS[0], EDGE_N)]
                        + [rate_test(EDGE_PS[0], SMALL_N)] * 2 + [rate_test(0.5, RANDOM_N)] * RANDOM_PS)
-
-
-def _percent(share: float) -> str:
-    """A share in per cent, with the decimals that tell 0.1% from 0.3% and 99.9% from 99%."""
-    return f"{share:.3%}" if min(share, 1 - share) < 0.01 else f"{share:.2%}"
 
 
 def _band(test: ProportionTest) -> str:
@@ -585,20 +502,6 @@ def _expected_error(ref: Subject, x, p, training):
     return None
 
 
-def _raises_like_torch(attempt, call: str, expected: type, otherwise: str, when: str) -> None:
-    """Run the student's ``attempt``: it must raise ``expected``, as torch does ``when``."""
-    try:
-        attempt()
-    except StudentError as err:
-        if isinstance(err.error, expected):
-            return
-        if isinstance(err.error, NotImplementedError):
-            raise
-        raise CheckFailed(f"{call} raised {type(err.error).__name__}; torch raises "
-                          f"{expected.__name__}") from None
-    raise CheckFailed(f"{call} {otherwise}; torch raises {expected.__name__} {when}")
-
-
 @check("invalid_p", 1,
        summary="p outside [0, 1] raises the exception torch raises, in train and eval mode",
        hint="Check p before anything else, also when training is False: "
@@ -871,40 +774,18 @@ FORWARD = [name for name in CHECKS if name != "defaults"]
 
 # --- the module ------------------------------------------------------------------------
 
-class FailedParts(CheckFailed):
-    """Several behaviours failed at once; ``hint`` is the first one's."""
-
-    def __init__(self, message: str, hint: str):
-        super().__init__(message)
-        self.hint = hint
-
-
 BOUNDS["forward"] = [test for name in FORWARD for test in BOUNDS.get(name, [])]
 
 
 @check("forward", 1, targets=MODULE,
        summary="forward passes every check of Part 1 (in train and eval mode)",
        hint="Let forward call your Part 1 function with self.p, self.training and self.inplace.")
-def check_forward(subject: ModuleSubject, ref: Subject, ctx: Context) -> None:
+def check_forward(subject: ModuleSubject, ref: Subject, ctx: Context) -> list[str]:
     """The function's checks, run on the module's forward: one verdict, every failure named."""
-    failures, hint, notes = [], "", []
-    for name in FORWARD:
-        part = CHECKS[name]
-        try:
-            notes += part.run(subject, ref, Context(ctx.device, ctx.dtypes, zlib.crc32(name.encode()))) or []
-        except StudentError as error:
-            if isinstance(error.error, (NotImplementedError, CheckTimeout, CodeCrashed)):
-                raise  # nothing else will run either: say so once
-            failures.append(f"{name}: {error}")
-        except CheckFailed as failed:
-            failures.append(f"{name}: {failed}")
-        else:
-            continue
-        hint = hint or part.hint
-    if failures:
-        raise FailedParts(f"{len(failures)} of {len(FORWARD)} forward checks differ from torch's "
-                          f"nn.Dropout:\n" + "\n".join(failures), hint)
-    return notes
+    return _FORWARD(subject, ref, ctx)
+
+
+_FORWARD = forward_held_to(FORWARD, "nn.Dropout")
 
 
 #: Dropout() must drop half of 2**16 values in training mode, like torch's default p=0.5.

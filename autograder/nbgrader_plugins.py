@@ -21,7 +21,6 @@ in the feedback next to the cell they concern.
 """
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shutil
@@ -39,7 +38,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, DottedObjectName, Float, Integer, List, Type, Unicode
 from traitlets.config import Configurable
 
-from .feedback.summary import check_label, is_test
+from .cells import call_label, grader_calls, is_test
 from .submission_folders import set_aside_in
 from .untrusted import forked_kernel, jail, launch
 
@@ -385,30 +384,6 @@ class GuardedExecute(Execute):
         return None
 
 
-def grader_calls(source: str):
-    """The grader calls in a test cell: ``[(check, target, name, module), ...]``."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    found = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, (ast.Name, ast.Attribute)):
-            continue
-        func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        names = [a.id for a in node.args if isinstance(a, ast.Name)]
-        if func == "assert_check" and node.args and isinstance(node.args[0], ast.Constant):
-            for keyword in node.keywords:
-                if keyword.arg in ("dropout", "Dropout") and isinstance(keyword.value, ast.Name):
-                    target = "function" if keyword.arg == "dropout" else "module"
-                    found.append((node.args[0].value, target, keyword.value.id, ""))
-        elif func == "check_pipeline" and len(names) == 2:
-            found.append(("pipeline", "pipeline", names[0], names[1]))
-        elif func == "check_overfitting" and len(names) == 1:
-            found.append(("overfitting", "overfitting", names[0], ""))
-    return found
-
-
 class VerifyChecks(NbGraderPreprocessor):
     """Re-judge every grader call outside the kernel and make that the cell's outcome."""
 
@@ -425,7 +400,7 @@ class VerifyChecks(NbGraderPreprocessor):
         return not (meta.get("locked") and not meta.get("solution") and meta.get("grade_id") in self.skip_cells)
 
     def preprocess(self, nb, resources):
-        from .checks import CHECKS
+        from .runner import CHECKS  # with every assignment's checks registered
         from .remote import DELEGATION, OUTCOMES, Request, verify_notebook
 
         # Cells from where the kernel was given up on stay "not run": a dead or hung kernel
@@ -456,8 +431,8 @@ class VerifyChecks(NbGraderPreprocessor):
             cell.outputs = [self._outcome(results, failed)]
             # The same verdicts as data, for the feedback's summary (autograder/feedback).
             cell.metadata[FAULTS] = {"checks": [
-                {"check": check_label(r.target, r.name), "passed": r.passed, "message": r.message,
-                 "hint": r.hint} for r in results]}
+                {"check": call_label(q.check, q.target, q.name), "passed": r.passed, "message": r.message,
+                 "hint": r.hint} for q, r in zip(cell_requests, results)]}
             # The kernel lets torch's dropout run and the sandbox does not: a verdict that rests on
             # that rule differs by design, not because something changed how the test ran.
             if failed and kernel_passed and not all(r.message.startswith(DELEGATION) for r in failed):

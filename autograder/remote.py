@@ -19,13 +19,13 @@ import torch
 from torch import nn
 
 from . import device as devices
-from .checks import CHECKS
+from .registry import CHECKS
 from .pipeline import judge_pipeline
 from .report import CheckResult
 from .untrusted.jail import JailError
 from .untrusted.sandbox import REPLY_ROUTES, Sandbox, SandboxGone
 from .runner import DELEGATION, CheckTimeout, refuse_delegation, run_check
-from .subject import (CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
+from .subject import (TARGETS, CheckFailed, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
                       invoke_text, make_text)
 
 #: Seconds one request to the sandbox may take (one call of the student's code).
@@ -63,9 +63,12 @@ class SandboxedCode:
     """One submission's code in a sandbox, restarted (a few times) if the code kills it."""
 
     def __init__(self, cells: list[str], device: torch.device, load_timeout: float = 60.0,
-                 jail_spec: dict | None = None):
+                 jail_spec: dict | None = None, torch_dropout: bool = False, count_load_calls: bool = True):
         self.cells, self.device, self.load_timeout = cells, device, load_timeout
-        self.jail_spec = jail_spec
+        self.jail_spec, self.torch_dropout = jail_spec, torch_dropout
+        #: Whether a call of torch's dropout while the cells loaded counts against every answer:
+        #: not in a notebook that is also graded on calling torch's dropout (dropout_family's Part 4).
+        self.count_load_calls = count_load_calls
         self.restarts = 0
         self.crashes: list[str] = []
         self.load_error = ""
@@ -84,7 +87,7 @@ class SandboxedCode:
             raise CheckFailed(f"skipped: your code ended the process running it "
                               f"{self.restarts} times ({self.crashes[-1]})")
         try:
-            self.box = Sandbox(self.cells, self.device, self.load_timeout, self.jail_spec)
+            self.box = Sandbox(self.cells, self.device, self.load_timeout, self.jail_spec, self.torch_dropout)
         except (SandboxGone, JailError) as gone:  # a JailError: e.g. a folder too large to copy in
             self.crashed(gone)
             self.load_error = f"your notebook's code could not be loaded: {gone}"
@@ -117,7 +120,7 @@ class _Remote:
         self._routes: list[str] = []
         # A subject lives in one sandbox: after a crash, the next check gets a new one.
         self._box = code.sandbox()
-        reply = self._request("subject", "", kind=kind, name=name)
+        reply = self._request("subject", "", kind=kind, name=name, label=self.label)
         if "missing" in reply:
             raise CheckFailed(reply["missing"])
         self.key = reply["id"]
@@ -152,7 +155,8 @@ class _Remote:
     @property
     def routes(self) -> list[str]:
         """Routes seen while this subject's checks ran, and any call made while the cells loaded."""
-        loaded = [f"{call}, while your notebook's cells loaded" for call in self.code.load_calls]
+        loaded = [f"{call}, while your notebook's cells loaded" for call in self.code.load_calls
+                  if self.code.count_load_calls]
         return list(dict.fromkeys([*loaded, *self._routes]))[:REPLY_ROUTES]
 
     def __call__(self, x, p=0.5, training=True, inplace=False, on="", grad_mode="grad"):
@@ -160,6 +164,11 @@ class _Remote:
         reply = self._request("call", call, subject=self.key, x=x, p=p, training=training,
                               inplace=inplace, on=on, requires_grad=x.requires_grad, grad_mode=grad_mode)
         return self._tensor(reply, x, call)
+
+    def warned(self, x, p, training=True) -> tuple[torch.Tensor, list[str]]:
+        call = self.call_text(p, training)
+        reply = self._request("warned", call, subject=self.key, x=x, p=p, training=training)
+        return self._tensor(reply, x, call), reply["warnings"]
 
     def probe(self, x, p, training, tangent, v) -> dict:
         reply = self._request("probe", f"autograd through {self.call_text(p, training)}", subject=self.key,
@@ -226,11 +235,12 @@ class _Backward(torch.autograd.Function):
 
 
 class RemoteFunctionSubject(_Remote, FunctionSubject):
-    def __init__(self, code: SandboxedCode, name: str, seed: int):
+    def __init__(self, code: SandboxedCode, name: str, seed: int, label: str = "dropout"):
+        self.label = label
         self._connect(code, name, "function", seed)
 
     def invoke(self, x, args=(), kwargs=None) -> torch.Tensor:
-        call = invoke_text(args, kwargs)
+        call = invoke_text(args, kwargs, self.label)
         reply = self._request("invoke", call, subject=self.key, x=x, args=list(args),
                               kwargs=dict(kwargs or {}))
         return self._tensor(reply, x, call)
@@ -258,11 +268,12 @@ class RemoteModule(nn.Module):
 
 
 class RemoteModuleSubject(_Remote, ModuleSubject):
-    def __init__(self, code: SandboxedCode, name: str, seed: int):
+    def __init__(self, code: SandboxedCode, name: str, seed: int, label: str = "Dropout"):
+        self.label = label
         self._connect(code, name, "module", seed)
 
     def make(self, *args, **kwargs) -> nn.Module:
-        call = make_text(args, kwargs)
+        call = make_text(args, kwargs, self.label)
         reply = self._request("make", call, subject=self.key, args=list(args), kwargs=kwargs)
         return RemoteModule(self, reply["module"], reply["training"], call)
 
@@ -270,22 +281,28 @@ class RemoteModuleSubject(_Remote, ModuleSubject):
         self._request("set", f"setting .{name} = {value!r}", module=module._key, name=name, value=value)
 
     def describe(self, *args, **kwargs) -> dict:
-        return self._request("describe", make_text(args, kwargs), subject=self.key,
+        return self._request("describe", make_text(args, kwargs, self.label), subject=self.key,
                              args=list(args), kwargs=kwargs)["info"]
 
     def copies(self, *args) -> str:
-        return self._request("copies", f"copy.deepcopy({make_text(args)})", subject=self.key,
+        return self._request("copies", f"copy.deepcopy({make_text(args, label=self.label)})", subject=self.key,
                              args=list(args))["copies"]
 
 
 REMOTE_SUBJECTS = {"function": RemoteFunctionSubject, "module": RemoteModuleSubject}
 
 
+def remote_subject(target: str, impl: RemoteImpl, seed: int) -> _Remote:
+    """The sandboxed twin of :meth:`Target.subject <autograder.subject.Target.subject>`."""
+    kind, label = TARGETS[target].kind, TARGETS[target].label
+    return REMOTE_SUBJECTS[kind](impl.code, impl.name, seed, label)
+
+
 @dataclass(frozen=True)
 class Request:
     """One grade cell's question: run ``check`` on the notebook's ``name`` (a ``target``).
 
-    ``check`` is a name in :data:`~autograder.checks.CHECKS`, or ``"overfitting"`` (Part 3's
+    ``check`` is a name in :data:`~autograder.registry.CHECKS`, or ``"overfitting"`` (Part 3's
     outcome check of the layer ``name``), or ``"pipeline"``
     for the Part 3 check of ``name`` (the model) built with ``module``.
     """
@@ -359,8 +376,49 @@ def _overfitting(code: SandboxedCode, request: Request, device: torch.device) ->
                        time.perf_counter() - start)
 
 
+class RemoteModel(RemoteModuleSubject):
+    """A class of the notebook's in the sandbox, driven as :class:`~autograder.fixed_models.LocalModel`."""
+
+    def make(self, **kwargs) -> dict:
+        self.seed(0)
+        self.module = super().make(**kwargs)
+        weights = self._request("weights", f"{self.name}(...).state_dict()", module=self.module._key)["weights"]
+        return {str(k): v.cpu() if isinstance(v, torch.Tensor) else v for k, v in weights.items()}
+
+    def train(self, mode: bool) -> None:
+        self.module.train(mode)
+
+    def passes(self, x, n: int) -> torch.Tensor:
+        out = self._request("passes", f"{self.name} in {'train' if self.module.training else 'eval'} mode",
+                            module=self.module._key, x=x, n=n)["out"]
+        return out.cpu()
+
+
+def _fixed_model(code: SandboxedCode, request: Request, device: torch.device) -> CheckResult:
+    """dropout_family's Part 4 on the class ``request.name``, in a sandbox with torch's dropout on."""
+    from . import fixed_models
+
+    start = time.perf_counter()
+    message = ""
+    try:
+        if request.name not in fixed_models.TWINS:
+            raise CheckFailed(f"check_fixed_model takes {' or '.join(fixed_models.TWINS)}, not {request.name!r}")
+        fixed_models.judge(request.name, RemoteModel(code, request.name, zlib.crc32(b"fixed_model"),
+                                                     label=request.name))
+    except StudentError as error:
+        message = fixed_models.explain(request.name, error.error)
+    except CheckFailed as failed:
+        message = str(failed)
+    except Exception as odd:  # noqa: BLE001 - as in _pipeline
+        message = f"running your {request.name} failed: {type(odd).__name__}: {str(odd)[:300]}"
+    return CheckResult("fixed_model", "fixed_model", not message, 0, 0, message, "",
+                       time.perf_counter() - start)
+
+
 #: Grade cells judged by an outcome rather than by one of CHECKS: how each is answered.
-OUTCOMES = {"pipeline": _pipeline, "overfitting": _overfitting}
+OUTCOMES = {"pipeline": _pipeline, "overfitting": _overfitting, "fixed_model": _fixed_model}
+#: Outcomes answered in a sandbox where torch's dropout stays on: how a model calls it is what they grade.
+WITH_TORCH_DROPOUT = {"fixed_model"}
 
 
 def verify_notebook(cells: list[str], requests: list[Request], device=None,
@@ -373,22 +431,32 @@ def verify_notebook(cells: list[str], requests: list[Request], device=None,
     """
     start = time.perf_counter()
     device = torch.device(device) if device is not None else devices.grading_device()
-    code = SandboxedCode(cells, device, load_timeout, jail_spec)
+    codes: dict[bool, SandboxedCode] = {}   # one sandbox per policy on torch's dropout, made when needed
+    # A notebook graded on calling torch's dropout right may call it in any cell: what counts
+    # against its from-scratch answers is only what they run.
+    calls_torch_dropout = any(r.check in WITH_TORCH_DROPOUT for r in requests)
+
+    def code_for(check: str) -> SandboxedCode:
+        on = check in WITH_TORCH_DROPOUT
+        if on not in codes:
+            codes[on] = SandboxedCode(cells, device, load_timeout, jail_spec, torch_dropout=on,
+                                      count_load_calls=not calls_torch_dropout)
+        return codes[on]
+
     outcome = Verification()
     impls: dict[str, RemoteImpl] = {}
     try:
         for request in requests:
             if request.check in OUTCOMES:
-                outcome.results[request] = OUTCOMES[request.check](code, request, device)
+                outcome.results[request] = OUTCOMES[request.check](code_for(request.check), request, device)
                 continue
             check = CHECKS[request.check]
-            impl = impls.setdefault(request.name, RemoteImpl(code, request.name))
-            outcome.results[request] = run_check(
-                check, request.target, impl, device,
-                make_subject=lambda target, impl, seed: REMOTE_SUBJECTS[target](impl.code, impl.name, seed))
-        outcome.load_failures = code.load_failures
+            impl = impls.setdefault(request.name, RemoteImpl(code_for(request.check), request.name))
+            outcome.results[request] = run_check(check, request.target, impl, device, make_subject=remote_subject)
+        outcome.load_failures = list(dict.fromkeys(f for code in codes.values() for f in code.load_failures))
     finally:
-        code.close()
-    outcome.crashes = code.crashes
+        for code in codes.values():
+            code.close()
+    outcome.crashes = list(dict.fromkeys(c for code in codes.values() for c in code.crashes))
     outcome.seconds = time.perf_counter() - start
     return outcome

@@ -17,13 +17,13 @@ import zlib
 import torch
 
 from . import device as devices
+from . import checks as _from_scratch, dropout_family as _family  # noqa: F401 - each registers its checks
 from . import watch
-from .checks import CHECKS, Check, Context
+from .registry import CHECKS, Check, Context
 from .report import CheckResult, Report
-from .subject import (CheckFailed, CheckTimeout, CodeCrashed, FunctionSubject, ModuleSubject, StudentError,
-                      reference, restore_torch_state, torch_state)
-
-TARGETS = {"function": FunctionSubject, "module": ModuleSubject}
+from .cells import target_of
+from .subject import (TARGETS, CheckFailed, CheckTimeout, CodeCrashed, StudentError, reference,
+                      restore_torch_state, torch_state)
 
 
 def forked_rng(device: torch.device):
@@ -92,7 +92,7 @@ def watch_one_call(Dropout, p: float) -> list[str]:
 
 
 def _local_subject(target: str, impl, seed: int):
-    return TARGETS[target](impl)
+    return TARGETS[target].subject(impl)
 
 
 def _explain(error: BaseException) -> str:
@@ -155,31 +155,57 @@ def run_check(check: Check, target: str, impl, device: torch.device | None = Non
                        notes)
 
 
-def check_dropout(dropout=None, Dropout=None, *, checks=None, device=None) -> Report:
-    """Check a ``dropout`` function and/or a ``Dropout`` class against torch's.
+def checks_of(*targets: str) -> dict[str, Check]:
+    """The registered checks that apply to any of ``targets``: one assignment's checks, by its answers."""
+    return {name: check for name, check in CHECKS.items() if set(check.targets) & set(targets)}
 
-    ``checks`` limits the run to those check names (all by default).
-    """
-    if dropout is None and Dropout is None:
-        raise TypeError("check_dropout needs dropout=<your function> and/or Dropout=<your class>")
+
+def check_answers(answers: dict, *, checks=None, device=None) -> Report:
+    """Run every check (or those named in ``checks``) on each answer: ``{target: impl}``."""
     unknown = set(checks or ()) - set(CHECKS)
     if unknown:
         raise ValueError(f"unknown check(s) {sorted(unknown)}; known: {', '.join(CHECKS)}")
     device = torch.device(device) if device is not None else devices.grading_device()
     report = Report(device=devices.describe(device))
-    for target, impl in (("function", dropout), ("module", Dropout)):
-        if impl is None:
-            continue
+    for target, impl in answers.items():
         for check in CHECKS.values():
             if target in check.targets and (checks is None or check.name in checks):
                 report.results.append(run_check(check, target, impl, device))
     return report
 
 
-def assert_check(name: str, dropout=None, Dropout=None) -> None:
-    """For an nbgrader grade cell: raise with the student-facing message if ``name`` fails."""
+def _answers(given: dict) -> dict:
+    """``{target: impl}`` from keywords named as the notebook names its answers."""
+    labels = [t.label for t in TARGETS.values()]
+    unknown = set(given) - set(labels)
+    if unknown:
+        raise TypeError(f"unknown answer(s) {sorted(unknown)}; the checks take {', '.join(labels)}")
+    answers = {target_of(label): impl for label, impl in given.items() if impl is not None}
+    if not answers:
+        raise TypeError(f"name an answer to check: {', '.join(f'{k}=<yours>' for k in labels)}")
+    return answers
+
+
+def check_dropout(dropout=None, Dropout=None, *, checks=None, device=None, **family) -> Report:
+    """Check a ``dropout`` function and/or a ``Dropout`` class against torch's.
+
+    ``checks`` limits the run to those check names (all by default). The second
+    assignment's answers come by their names too: ``dropout2d=``, ``Dropout2d=``,
+    ``AlphaDropout=``.
+    """
+    if dropout is None and Dropout is None and not any(v is not None for v in family.values()):
+        raise TypeError("check_dropout needs dropout=<your function> and/or Dropout=<your class>")
+    return check_answers(_answers({"dropout": dropout, "Dropout": Dropout, **family}),
+                         checks=checks, device=device)
+
+
+def assert_check(name: str, **answers) -> None:
+    """For an nbgrader grade cell: raise with the student-facing message if ``name`` fails.
+
+    ``assert_check("drop_rate", dropout=dropout)``; the answer is named as in the notebook.
+    """
     __tracebackhide__ = True  # IPython and pytest leave this frame out of the traceback
-    report = check_dropout(dropout, Dropout, checks=[name])
+    report = check_answers(_answers(answers), checks=[name])
     failed = report.failed()
     if failed:
         lines = [f"{r.target} check {r.name!r} failed: {r.message}\nhint: {r.hint}" for r in failed]
@@ -187,6 +213,6 @@ def assert_check(name: str, dropout=None, Dropout=None) -> None:
     print(f"{name}: passed ({report.score}/{report.max_score})")
 
 
-def quick_check(dropout=None, Dropout=None) -> None:
+def quick_check(**answers) -> None:
     """For students while they work: print every check, what failed and a hint."""
-    print(check_dropout(dropout, Dropout).table())
+    print(check_answers(_answers(answers)).table())

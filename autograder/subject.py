@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
+from dataclasses import dataclass
+from importlib import import_module
 
 import torch
 from torch import nn
@@ -40,13 +43,16 @@ class CheckFailed(AssertionError):
 
 
 class Subject:
-    """Base for function and module subjects; ``kind`` names the target."""
+    """Base for function and module subjects; ``kind`` says how it is called, ``label``
+    how a message names it (``dropout``, ``Dropout2d``, ...)."""
 
     kind = ""
+    label = ""
 
-    def __init__(self, impl, watched: bool = True):
+    def __init__(self, impl, watched: bool = True, label: str = ""):
         self.impl = impl
         self.watch = KernelWatch() if watched else None
+        self.label = label or self.label
 
     def call_text(self, p, training=True, inplace=False) -> str:
         raise NotImplementedError
@@ -127,6 +133,13 @@ class Subject:
                 found.update(dict.fromkeys(names), **{f"{names[1]}_error": str(error)[:500]})
         return found
 
+    def warned(self, x, p, training=True) -> tuple[torch.Tensor, list[str]]:
+        """The output of one call and the categories of the warnings it gave, in order."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = self(x, p, training)
+        return out, list(dict.fromkeys(w.category.__name__ for w in caught))
+
     def seed(self, seed: int) -> None:
         """``torch.manual_seed(seed)`` where the student's code runs."""
         torch.manual_seed(seed)
@@ -185,30 +198,31 @@ def _arguments(args=(), kwargs=None) -> list[str]:
     return [repr(a) for a in args] + [f"{k}={v!r}" for k, v in (kwargs or {}).items()]
 
 
-def invoke_text(args=(), kwargs=None) -> str:
+def invoke_text(args=(), kwargs=None, label: str = "dropout") -> str:
     """How a call of the function reads in a message: ``dropout(x, 0.2, inplace=True)``."""
-    return f"dropout({', '.join(['x', *_arguments(args, kwargs)])})"
+    return f"{label}({', '.join(['x', *_arguments(args, kwargs)])})"
 
 
-def make_text(args=(), kwargs=None) -> str:
+def make_text(args=(), kwargs=None, label: str = "Dropout") -> str:
     """How constructing the module reads in a message: ``Dropout(p=0.2)``."""
-    return f"Dropout({', '.join(_arguments(args, kwargs))})"
+    return f"{label}({', '.join(_arguments(args, kwargs))})"
 
 
 class FunctionSubject(Subject):
     """A function with torch's signature ``dropout(x, p, training, inplace)``."""
 
     kind = "function"
+    label = "dropout"
 
     def call_text(self, p, training=True, inplace=False) -> str:
-        return f"dropout(x, p={p}, training={training}, inplace={inplace})"
+        return f"{self.label}(x, p={p}, training={training}, inplace={inplace})"
 
     def _forward(self, x, p, training, inplace):
         return self.impl(x, p, training, inplace)
 
     def invoke(self, x, args=(), kwargs=None) -> torch.Tensor:
         """Call with exactly these arguments after x: how defaults and keywords are checked."""
-        call = invoke_text(args, kwargs)
+        call = invoke_text(args, kwargs, self.label)
         out = self.run(lambda: self.impl(x, *args, **(kwargs or {})), call)
         if not isinstance(out, torch.Tensor):
             raise CheckFailed(f"{call} returned {type(out).__name__}, not a tensor")
@@ -223,18 +237,19 @@ class ModuleSubject(Subject):
     """
 
     kind = "module"
+    label = "Dropout"
 
-    def __init__(self, impl, watched: bool = True):
-        super().__init__(impl, watched)
+    def __init__(self, impl, watched: bool = True, label: str = ""):
+        super().__init__(impl, watched, label)
         self._instances = {}
 
     def call_text(self, p, training=True, inplace=False) -> str:
         mode = "train" if training else "eval"
-        return f"Dropout(p={p}, inplace={inplace}) in {mode} mode"
+        return f"{self.label}(p={p}, inplace={inplace}) in {mode} mode"
 
     def make(self, *args, **kwargs) -> nn.Module:
         """A fresh instance, ``Dropout(*args, **kwargs)``, constructed under the watch."""
-        return self.run(lambda: self.impl(*args, **kwargs), make_text(args, kwargs))
+        return self.run(lambda: self.impl(*args, **kwargs), make_text(args, kwargs, self.label))
 
     def set(self, module: nn.Module, name: str, value) -> None:
         """``module.<name> = value``, as a user changes ``p`` of a layer in a built model."""
@@ -311,8 +326,41 @@ def _copy_behaviour(module: nn.Module) -> str:
     return ""
 
 
-def reference(kind: str) -> Subject:
-    """Torch's own implementation of ``kind``, unwatched: what checks compare with."""
-    if kind == "function":
-        return FunctionSubject(torch.nn.functional.dropout, watched=False)
-    return ModuleSubject(torch.nn.Dropout, watched=False)
+@dataclass(frozen=True)
+class Target:
+    """What a check can be run on: a student's function or class, and torch's counterpart.
+
+    ``label`` is the name the student's answer has in the notebook, the keyword that
+    :func:`~autograder.runner.assert_check` takes it by, and how messages name it.
+    """
+    kind: str       # "function" or "module": the calling convention
+    label: str
+    torch: str      # torch's implementation, the reference: "module.path:name"
+
+    def subject(self, impl, watched: bool = True) -> Subject:
+        return SUBJECTS[self.kind](impl, watched, self.label)
+
+    def reference(self) -> Subject:
+        module, name = self.torch.split(":")
+        return self.subject(getattr(import_module(module), name), watched=False)
+
+
+SUBJECTS = {"function": FunctionSubject, "module": ModuleSubject}
+#: Every target a check may name, by the name checks use: dropout_from_scratch's two here
+#: (named before there was a second assignment), the others registered by their assignment's
+#: module with :func:`register_target`, named as the notebook names the answer.
+TARGETS = {
+    "function": Target("function", "dropout", "torch.nn.functional:dropout"),
+    "module": Target("module", "Dropout", "torch.nn:Dropout"),
+}
+
+
+def register_target(kind: str, label: str, torch_name: str) -> str:
+    """Add the answer ``label`` (graded against ``torch_name``) as a target; returns its name."""
+    TARGETS[label] = Target(kind, label, torch_name)
+    return label
+
+
+def reference(target: str) -> Subject:
+    """Torch's own implementation of ``target``, unwatched: what checks compare with."""
+    return TARGETS[target].reference()

@@ -18,9 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .course import Course  # noqa: E402
+from .course import Course, db_url  # noqa: E402
 from .faults import faults_in  # noqa: E402
-from .grade_class import db_url  # noqa: E402
 
 _PREFIXES = ("function check ", "module check ")
 

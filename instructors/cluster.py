@@ -154,7 +154,7 @@ def _start_grading_here() -> None:
         folder = _scratch() / "jupyter" / name.lower()
         folder.mkdir(parents=True, exist_ok=True)
         os.environ[f"JUPYTER_{name}_DIR"] = str(folder)
-    from .grade_class import ready_to_grade
+    from .grading_process import ready_to_grade
 
     ready_to_grade(torch_threads=1)   # a worker runs one task at a time (--nthreads 1)
     os.environ["DROPOUT_GRADING_READY"] = "1"

@@ -72,3 +72,32 @@ class Course:
 
     def submission_path(self, student: str, assignment: str) -> Path:
         return self.root / "submitted" / student / assignment / f"{assignment}.ipynb"
+
+
+#: SQLite waits this long for a lock held by another worker instead of failing at once.
+DB_TIMEOUT_S = 120
+
+
+def db_url(course_root: Path) -> str:
+    """The gradebook's address: the one the course's nbgrader_config.py sets, if any.
+
+    A course on several servers keeps its gradebook in PostgreSQL and says so in
+    `c.CourseDirectory.db_url` (docs/scaling.md); grading follows it. Otherwise it is
+    nbgrader's SQLite file, with a lock timeout long enough for parallel workers.
+    """
+    config = course_config(course_root)
+    if "db_url" in config.CourseDirectory:
+        return config.CourseDirectory.db_url
+    return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
+
+
+def jail_enabled(course_root: Path) -> bool:
+    """Whether the course grades with student code jailed (``c.StudentCodeJail.enabled``)."""
+    return bool(course_config(course_root).StudentCodeJail.get("enabled", True))
+
+
+def course_config(course_root: Path):
+    """The course's own nbgrader_config.py, as nbgrader loads it."""
+    from traitlets.config import PyFileConfigLoader
+
+    return PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()

@@ -27,7 +27,7 @@ from .course import Course
 from .grade_class import ClassGrading, export, grade_class
 from .submissions import Sample, answers_for, fill, samples
 
-ASSIGNMENTS = ("dropout_from_scratch", "checkpoint_quiz")
+ASSIGNMENTS = ("dropout_from_scratch", "dropout_family", "checkpoint_quiz")
 
 
 @dataclass

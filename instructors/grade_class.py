@@ -23,11 +23,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import Course, NbgraderError
-
-#: SQLite waits this long for a lock held by another worker instead of failing at once.
-DB_TIMEOUT_S = 120
-
+from .course import Course, NbgraderError, db_url, jail_enabled
+from .grading_process import ready_to_grade
 
 @dataclass
 class ClassGrading:
@@ -39,50 +36,10 @@ class ClassGrading:
     seconds: float = 0.0
 
 
-def db_url(course_root: Path) -> str:
-    """The gradebook's address: the one the course's nbgrader_config.py sets, if any.
-
-    A course on several servers keeps its gradebook in PostgreSQL and says so in
-    `c.CourseDirectory.db_url` (docs/scaling.md); grading follows it. Otherwise it is
-    nbgrader's SQLite file, with a lock timeout long enough for parallel workers.
-    """
-    config = course_config(course_root)
-    if "db_url" in config.CourseDirectory:
-        return config.CourseDirectory.db_url
-    return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
-
-
-def jail_enabled(course_root: Path) -> bool:
-    """Whether the course grades with student code jailed (``c.StudentCodeJail.enabled``)."""
-    return bool(course_config(course_root).StudentCodeJail.get("enabled", True))
-
-
-def course_config(course_root: Path):
-    """The course's own nbgrader_config.py, as nbgrader loads it."""
-    from traitlets.config import PyFileConfigLoader
-
-    return PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-
-
 # --- worker processes -------------------------------------------------------------
 
 _API = None
 _COURSE = None
-
-
-def ready_to_grade(torch_threads: int) -> None:
-    """What every grading process sets up once, on this machine or on a Dask worker."""
-    # Each kernel would otherwise start one torch thread per core, and N workers
-    # would fight over the same cores.
-    os.environ["OMP_NUM_THREADS"] = str(torch_threads)
-    os.environ["MKL_NUM_THREADS"] = str(torch_threads)
-    # Plots are for students at work; grading skips rendering them.
-    os.environ["MPLBACKEND"] = "Agg"
-    # The zygote (kernels and sandboxes fork from it) imports torch while this process
-    # imports nbgrader.
-    from autograder.untrusted.zygote import Zygote
-
-    Zygote.shared()
 
 
 def _start_worker(course_root: str, env: dict, torch_threads: int) -> None:

@@ -217,7 +217,8 @@ def test_nbgrader_extensions_load_and_the_formgrader_lists_the_assignments(lab, 
 
 
 @pytest.mark.parametrize("lesson, figures", [("01_train_vs_eval", 2), ("02_pipeline_trace", 1),
-                                             ("03_overfitting_gaps", 3), ("04_mc_dropout", 2)])
+                                             ("03_overfitting_gaps", 3), ("04_mc_dropout", 2),
+                                             ("05_dropout_in_modern_networks", 3)])
 def test_each_lesson_runs_in_jupyterlab_and_its_plots_appear(lab, page, lesson, figures):
     _open_notebook(page, lab, f"notebooks/{lesson}.ipynb")
     _run_all_and_wait(page)

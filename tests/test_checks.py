@@ -4,8 +4,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder import CHECKS, check_dropout
-from autograder.checks import Context
+from autograder import check_dropout
+from autograder.runner import checks_of
+
+CHECKS = checks_of("function", "module")  # dropout_from_scratch's
+from autograder.registry import Context
 from autograder.device import supported_dtypes
 from autograder.subject import FunctionSubject, ModuleSubject, reference
 from corpus import CORRECT_FUNCTIONS, CORRECT_MODULES

@@ -1,4 +1,4 @@
-"""The main job end to end: a demo class of 51 submissions graded in parallel through nbgrader.
+"""The main job end to end: a demo class of 63 submissions graded in parallel through nbgrader.
 
 One run releases both assignments, hands in every sample of
 instructors/samples/ as often as its `# copies:` line says (perfect, buggy,
@@ -63,7 +63,7 @@ def test_export_has_every_submission_with_its_score(demo):
 def test_the_reference_and_the_warning_solution_get_full_marks(demo):
     for name in ("reference", "correct_but_triggers_a_torch_warning"):
         assert {s.score for s in demo.of_sample("dropout_from_scratch", name)} == {27}
-    assert {s.score for s in demo.of_sample("checkpoint_quiz", "reference")} == {15}
+    assert {s.score for s in demo.of_sample("checkpoint_quiz", "reference")} == {17}
 
 
 def test_untouched_notebooks_score_zero_and_feedback_says_what_to_do(demo):
@@ -86,7 +86,7 @@ def test_feedback_shows_the_student_facing_message_of_each_failed_check(demo):
 
 def test_quiz_feedback_explains_the_right_answer_and_credits_each_question(demo):
     student = demo.of_sample("checkpoint_quiz", "mixed_up_modes")[0]
-    assert student.score == student.max_score - 4 == 11  # four questions wrong of fifteen
+    assert student.score == student.max_score - 4 == 13  # four questions wrong of seventeen
     text = _text(demo.feedback("checkpoint_quiz", student.student))
     assert "q9: 0.85 is not right; the answer is 0.894737. Precision = TP / (TP + FP)" in text
     assert "q3: B is not right; the answer is A." in text

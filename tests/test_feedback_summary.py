@@ -15,7 +15,7 @@ from autograder.feedback.exporter import FeedbackExporter, mathml, without_scrip
 from autograder.feedback.preprocessors import HideHiddenTests
 from autograder.feedback.summary import in_words, summarize
 from autograder.runner import run_check
-from autograder.checks import CHECKS
+from autograder.registry import CHECKS
 
 
 def _test(grade_id, points, score, source=None, checks=None, error=None):

@@ -66,7 +66,7 @@ def test_bad_input_gets_a_clear_error_and_keeps_every_recorded_grade(tmp_path):
     course, students = _course(tmp_path, 2)
     assert grade_class(course, NAME, jobs=2, feedback=False, progress=False).failed == {}
 
-    with pytest.raises(NbgraderError, match="the course has: checkpoint_quiz, dropout_from_scratch"):
+    with pytest.raises(NbgraderError, match="the course has: checkpoint_quiz, dropout_family, dropout_from_scratch"):
         grade_class(course, "dropout_from_scratc", progress=False)
     with pytest.raises(NbgraderError, match="no submission of 'dropout_from_scratch' from mallory"):
         grade_class(course, NAME, progress=False, only=["mallory"])

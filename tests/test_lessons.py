@@ -391,7 +391,182 @@ def test_lesson4_the_eval_pass_is_better_calibrated_and_the_mc_mean_underconfide
     assert v["mc_confidence"] < v["mc_accuracy"]
 
 
-@pytest.mark.parametrize("name", ["train_vs_eval", "pipeline_trace", "overfitting", "mc_dropout"])
+@pytest.fixture(scope="module")
+def modern_networks():
+    return run_lesson(LESSONS / "05_dropout_in_modern_networks.ipynb", {
+        "channels": "channel_rows", "unbatched": "[rows_whole, maps_whole, unbatched_warning]",
+        "recovered": "recovered", "cnn_runs": "cnn_runs.to_dict(orient='records')",
+        "selu": "last_layer", "alpha": "alpha_check", "attention": "attention_rows",
+        "drop_path": "drop_path_check", "variances": "variances.to_dict(orient='records')",
+        "shift": "shift_rows", "placement": "placement_rows", "width_loss": "width_loss",
+        "decay": "decay_rows", "probe": "_probe",
+    }, after=MODERN_PROBE)
+
+
+#: The test's own experiments on what Lesson 5 defined: drop_path on a conv-shaped batch (mask per
+#: sample, gradient 0 or 1/(1-p), identity for p = 0 and in eval mode), and the attention blocks in
+#: eval mode against the same block with p = 0.
+MODERN_PROBE = """
+_x = torch.randn(64, 3, 5, 5, requires_grad=True)
+torch.manual_seed(1)
+_y = drop_path(_x, 0.5, training=True)
+_y.sum().backward()
+_flat, _dropped = _y.detach().flatten(1), (_y.detach().flatten(1) == 0).all(dim=1)
+_probe = {"all-or-nothing": bool((_dropped | torch.isclose(_flat, 2 * _x.detach().flatten(1)).all(dim=1)).all()),
+          "dropped": int(_dropped.sum()), "gradients": sorted(set(_x.grad.unique().tolist())),
+          "p = 0": drop_path(_x, 0.0, training=True) is _x, "eval": drop_path(_x, 0.5, training=False) is _x}
+with torch.no_grad():
+    for _kind in (CarefulAttention, ForgetfulAttention):
+        _block = _kind(p=0.5).eval()
+        _with = _block(tokens)
+        _block.p = 0.0
+        _probe[_kind.__name__ + " eval equals p = 0"] = torch.equal(_with, _block(tokens))
+"""
+
+
+def test_lesson5_runs_and_its_plots_are_labelled(modern_networks):
+    _check_clean_run_and_labelled_figures(modern_networks, 3)
+
+
+def test_lesson5_channel_dropout_drops_whole_channels_at_rate_p(modern_networks):
+    """claim L5.1: Dropout1d, 2d and 3d zero every channel entirely or keep it entirely (scaled by
+    1/(1-p)), and close to 30% of the channels are dropped at p = 0.3."""
+    rows = modern_networks.values["channels"]
+    assert set(rows) == {"nn.Dropout1d", "nn.Dropout2d", "nn.Dropout3d"}
+    for row in rows.values():
+        assert row["every channel all-or-nothing"] and abs(row["share of channels dropped"] - 0.3) < 0.03
+    assert [rows[name]["values per channel"] for name in sorted(rows)] == [20, 64, 256]
+
+
+def test_lesson5_an_unbatched_image_makes_dropout2d_drop_rows_with_only_a_warning(modern_networks):
+    """claim L5.2: a (C, H, W) tensor makes Dropout2d warn and drop whole rows, not whole maps."""
+    rows_whole, maps_whole, warning = modern_networks.values["unbatched"]
+    assert rows_whole and not maps_whole and "3D input" in warning
+
+
+def test_lesson5_neighbours_rebuild_an_element_dropped_value_but_not_a_channel_dropped_one(modern_networks):
+    """claim L5.3: behind nn.Dropout the eight neighbours explain about a third of a dropped pixel's
+    variance around its position's average and about half in the second convolution's feature maps,
+    clearly more than in the pixels; behind Dropout2d nothing."""
+    recovered = modern_networks.values["recovered"]
+    pixels, maps = recovered["pixels"], recovered["second layer's feature maps"]
+    assert 0.25 < pixels["nn.Dropout(0.2)"] < 0.42
+    assert 0.4 < maps["nn.Dropout(0.2)"] < 0.65 and maps["nn.Dropout(0.2)"] > pixels["nn.Dropout(0.2)"] + 0.1
+    assert abs(pixels["nn.Dropout2d(0.2)"]) < 1e-6 and abs(maps["nn.Dropout2d(0.2)"]) < 1e-6
+
+
+def test_lesson5_neither_dropout_raised_the_small_cnns_validation_accuracy(modern_networks):
+    """claim L5.4: averaged over three seeds neither Dropout nor Dropout2d raises validation accuracy
+    by half a point, and in no seed by two points."""
+    runs = modern_networks.values["cnn_runs"]
+    val = {(row["dropout"], row["seed"]): row["val accuracy"] for row in runs}
+    seeds = sorted({seed for _, seed in val})
+    assert len(seeds) == 3 and len(runs) == 9
+    for name in ("nn.Dropout(0.3)", "nn.Dropout2d(0.3)"):
+        gains = [val[name, seed] - val["no dropout", seed] for seed in seeds]
+        assert sum(gains) / 3 < 0.005 and max(gains) < 0.02, (name, gains)
+
+
+def test_lesson5_alpha_dropout_keeps_a_selu_stack_self_normalising_and_dropout_does_not(modern_networks):
+    """claim L5.5: after 32 Linear + SELU layers, no dropout and AlphaDropout keep mean and std within
+    a few hundredths of 0 and 1; Dropout(0.2) raises the std to about 1.5 and the mean above 0.1."""
+    last = modern_networks.values["selu"]
+    for name in ("no dropout", "nn.AlphaDropout(0.2)"):
+        assert abs(last[name]["mean"]) < 0.05 and abs(last[name]["std"] - 1) < 0.05, name
+    assert 1.35 < last["nn.Dropout(0.2)"]["std"] < 1.65 and last["nn.Dropout(0.2)"]["mean"] > 0.1
+
+
+def test_lesson5_alpha_dropout_gives_only_the_two_forms_of_torchs_formula(modern_networks):
+    """claim L5.6: every F.alpha_dropout output is a·x + α'·a·p or -α'·a·(1-p), about a fifth the
+    constant, with mean 0 and std 1; FeatureAlphaDropout does it to whole channels."""
+    alpha = modern_networks.values["alpha"]
+    assert alpha["SELU of a very negative input"] == pytest.approx(-1.7580993, abs=1e-5)
+    assert alpha["share of outputs in one of the two forms"] == 1.0
+    assert abs(alpha["share dropped"] - 0.2) < 0.01
+    assert abs(alpha["output mean"]) < 0.01 and abs(alpha["output std"] - 1) < 0.01
+    assert alpha["FeatureAlphaDropout: every channel all-or-nothing"]
+    assert abs(alpha["FeatureAlphaDropout: share of channels dropped"] - 0.2) < 0.05
+
+
+def test_lesson5_functional_attention_keeps_dropping_after_eval(modern_networks):
+    """claim L5.7: in training mode all three blocks vary; after eval() the forgetful block still
+    varies, the careful one and nn.MultiheadAttention give identical outputs."""
+    rows = modern_networks.values["attention"]
+    assert all(row["train mode: two calls differ by"] > 1e-3 for row in rows.values())
+    assert rows["ForgetfulAttention"]["eval mode: two calls differ by"] > 1e-3
+    assert rows["CarefulAttention"]["eval mode: two calls differ by"] == 0
+    assert rows["nn.MultiheadAttention(dropout=0.1)"]["eval mode: two calls differ by"] == 0
+    probe = modern_networks.values["probe"]
+    assert probe["CarefulAttention eval equals p = 0"] and not probe["ForgetfulAttention eval equals p = 0"]
+
+
+def test_lesson5_drop_path_is_per_sample_all_or_nothing_and_keeps_the_expected_output(modern_networks):
+    """claim L5.8: each sample's branch entirely dropped or kept, close to a quarter dropped at
+    p = 0.25, the mean of 20,000 training-mode passes within a hundredth of the eval output (which
+    reaches about 3), and eval mode returns the input itself."""
+    check = modern_networks.values["drop_path"]
+    assert check["every sample all-or-nothing"] and abs(check["share of samples dropped"] - 0.25) < 0.02
+    assert check["eval mode returns its input"]
+    assert check["train-mode mean vs eval output, largest difference"] < 0.01
+    assert 2 < check["size of the eval output, largest value"] < 4
+
+
+def test_lesson5_drop_path_on_the_tests_own_batch(modern_networks):
+    """The test's own batch of images: one mask per sample, gradients 0 or 1/(1-p), identity at p = 0."""
+    probe = modern_networks.values["probe"]
+    assert probe["all-or-nothing"] and 16 < probe["dropped"] < 48
+    assert probe["gradients"] == [0.0, 2.0] and probe["p = 0"] and probe["eval"]
+
+
+def test_lesson5_dropout_adds_variance_p_over_one_minus_p_times_x_squared(modern_networks):
+    """claim L5.9: measured variance within two percent of p/(1-p)·x² in every row."""
+    rows = modern_networks.values["variances"]
+    assert len(rows) == 9
+    assert all(abs(row["measured / formula"] - 1) < 0.02 for row in rows), rows
+
+
+def test_lesson5_dropout_before_batch_norm_shifts_its_variance(modern_networks):
+    """claim L5.10: with Dropout(0.5) before batch norm the running variance is about 2.5 times the
+    variance seen in eval mode and the eval outputs' std near 0.63; after batch norm within a percent."""
+    before, after = (modern_networks.values["shift"][f"Dropout(0.5) {where} BatchNorm"] for where in ("before", "after"))
+    assert 2.2 < before["running variance / variance seen in eval"] < 2.8
+    assert 0.58 < before["std of batch norm's outputs in eval"] < 0.68
+    assert abs(after["running variance / variance seen in eval"] - 1) < 0.01
+    assert abs(after["std of batch norm's outputs in eval"] - 1) < 0.01
+
+
+def test_lesson5_dropout_on_the_input_costs_more_than_on_the_hidden_layer(modern_networks):
+    """claim L5.11: at p = 0.8 input dropout gives lower training (eval mode) and validation accuracy
+    than hidden dropout."""
+    rows = modern_networks.values["placement"]
+    on_input, on_hidden = rows["p = 0.8 on the input"], rows["p = 0.8 on the hidden layer"]
+    assert on_input["train accuracy"] < on_hidden["train accuracy"] - 0.02
+    assert on_input["val accuracy"] < on_hidden["val accuracy"] - 0.01
+
+
+def test_lesson5_a_wide_layer_tolerates_a_larger_p(modern_networks):
+    """claim L5.12: from p = 0 to p = 0.8 the 256-unit layer loses under a point of validation
+    accuracy, the 16-unit layer several points."""
+    loss = modern_networks.values["width_loss"]
+    assert loss["256"] < 0.01 and loss["16"] > 0.025
+
+
+def test_lesson5_weight_decay_shrinks_the_weights_and_neither_regulariser_moves_validation(modern_networks):
+    """claim L5.13: weight decay shrinks the weights' norm by more than a fifth with or without dropout,
+    dropout alone barely changes it; every network fits its 200 digits; validation accuracies within
+    two points of each other."""
+    rows = modern_networks.values["decay"]
+    norm = {name: row["norm of all weights"] for name, row in rows.items()}
+    for p in (0.0, 0.5):
+        assert norm[f"weight decay 1.0, dropout {p}"] < 0.8 * norm[f"weight decay 0.0, dropout {p}"]
+    assert norm["weight decay 0.0, dropout 0.5"] > 0.95 * norm["weight decay 0.0, dropout 0.0"]
+    assert all(row["train accuracy"] == 1.0 for row in rows.values())
+    val = [row["val accuracy"] for row in rows.values()]
+    assert len(val) == 4 and max(val) - min(val) < 0.02
+
+
+@pytest.mark.parametrize("name", ["train_vs_eval", "pipeline_trace", "overfitting", "mc_dropout",
+                                  "modern_networks"])
 def test_every_lesson_ends_with_predict_then_run_exercises_that_wait_for_a_guess(name, request):
     lesson = request.getfixturevalue(name)
     cells = [c for c in lesson.notebook.cells if c.cell_type == "code" and "reveal(prediction" in c.source]

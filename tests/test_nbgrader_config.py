@@ -55,13 +55,17 @@ def test_other_stderr_output_still_fails_the_cell():
     assert _filtered(text) == [text]
 
 
-def test_cells_the_sandbox_skips_are_read_only_display_cells_of_the_assignment():
-    source = nbformat.read(ROOT / "source" / "dropout_from_scratch" / "dropout_from_scratch.ipynb", as_version=4)
-    read_only = {c.metadata.nbgrader["grade_id"] for c in source.cells
-                 if c.metadata.get("nbgrader", {}).get("locked") and not c.metadata.nbgrader.get("grade")
-                 and not c.metadata.nbgrader.get("solution")}
+def test_cells_the_sandbox_skips_are_read_only_display_cells_of_the_assignments():
+    """A grade id names a cell to skip in every assignment that has it: each must be read-only
+    there, and no assignment's setup or handed-out code (which the answers need) is skipped."""
+    read_only, needed = set(), {"setup"}
+    for path in sorted((ROOT / "source").glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            displayed = meta.get("locked") and not meta.get("grade") and not meta.get("solution")
+            (read_only if displayed else needed).add(meta.get("grade_id"))
     skipped = set(_config().VerifyChecks.skip_cells)
-    assert skipped and skipped <= read_only - {"setup"}
+    assert skipped and skipped <= read_only - needed - {"handout_models"}
 
 
 def test_grading_uses_the_gradebook_the_course_config_names(tmp_path):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import nbformat
 from nbgrader.utils import determine_grade
 
-from autograder.nbgrader_plugins import GuardedExecute, LimitedKernelManager, _released, grader_calls
+from autograder.cells import grader_calls
+from autograder.nbgrader_plugins import GuardedExecute, LimitedKernelManager, _released
 
 
 def _notebook():

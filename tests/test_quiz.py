@@ -48,7 +48,7 @@ def test_format_check_reports_problems_without_grading(capsys):
 def test_every_question_is_worth_one_point_and_its_key_is_hidden():
     source = nbformat.read(SOURCE, as_version=4)
     graded = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert [c.metadata.nbgrader.grade_id for c in graded] == [f"test_q{i}" for i in range(1, 16)]
+    assert [c.metadata.nbgrader.grade_id for c in graded] == [f"test_q{i}" for i in range(1, 18)]
     assert all(c.metadata.nbgrader.points == 1 for c in graded)
     released = RELEASE.read_text()
     assert "check_choice(" not in released and "correct=" not in released

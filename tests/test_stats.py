@@ -3,6 +3,7 @@ import math
 
 import pytest
 
+import autograder.runner  # noqa: F401 - registers every assignment's checks and their bounds
 from autograder import checks
 from autograder.stats import MAX_FALSE_FAILURE, ProportionTest, binomial_collision, kl_bernoulli
 

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 
+from ..cells import call_label, grader_calls, is_test, nbgrader_meta
+
 #: A check's label -> the labels (patterns) of the checks it stands on. A failed check
 #: whose foundations also failed is listed after them, with a note that it may pass
 #: once they do.
@@ -101,30 +103,11 @@ class Summary:
 
 # --- reading a graded notebook ---------------------------------------------------------
 
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_test(cell) -> bool:
-    """A test cell: graded code the student does not write."""
-    meta = _nbgrader(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def check_label(target: str, name: str) -> str:
-    """The name a student sees for a check: ``function_scaling``, ``module_state``, ``pipeline``."""
-    if target in ("function", "module"):
-        return name if name.startswith(f"{target}_") else f"{target}_{name}"
-    return name
-
-
 def _label(cell) -> str:
     """The check a graded cell runs, read from its code; its grade id where it runs none."""
-    from ..nbgrader_plugins import grader_calls
-
     calls = grader_calls(cell.get("source", ""))
     if calls:
-        return " + ".join(dict.fromkeys(check_label(target, name) for name, target, _, _ in calls))
+        return " + ".join(dict.fromkeys(call_label(check, target, name) for check, target, name, _ in calls))
     try:  # a quiz question: check_choice("q3", ...), check_number("q7", ...)
         for node in ast.walk(ast.parse(cell.get("source", ""))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", ""))
@@ -133,7 +116,7 @@ def _label(cell) -> str:
                 return node.args[0].value
     except SyntaxError:
         pass
-    grade_id = _nbgrader(cell).get("grade_id", "")
+    grade_id = nbgrader_meta(cell).get("grade_id", "")
     return grade_id.removeprefix("test_")
 
 
@@ -230,7 +213,7 @@ def summarize(nb, score: float, max_score: float, needs_hand: set[str] = frozens
     title = ""
     crashes, losses, order = [], [], {}
     for position, cell in enumerate(cells):
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         if cell.get("cell_type") == "markdown":
             heading = _HEADING.search(cell.get("source", ""))
             if heading and (not title or len(heading.group(1)) <= 2):
@@ -280,7 +263,7 @@ def summarize(nb, score: float, max_score: float, needs_hand: set[str] = frozens
 def _cell_name(cells, labels: dict, index: str) -> str:
     """A cell a fault names by its index, as the student finds it: by its check, or counted from 1."""
     try:
-        grade_id = _nbgrader(cells[int(index)]).get("grade_id")
+        grade_id = nbgrader_meta(cells[int(index)]).get("grade_id")
     except (IndexError, ValueError):
         grade_id = None
     if grade_id:

@@ -104,7 +104,7 @@ class _Server:
                 failed.append(f"cell {index}: {type(error).__name__}: {str(error)[:200]}")
         return {"failed": failed}
 
-    def op_subject(self, kind: str, name: str) -> dict:
+    def op_subject(self, kind: str, name: str, label: str = "") -> dict:
         impl = self.shell.user_ns.get(name) if self.shell else None
         if impl is None or not callable(impl):
             return {"missing": f"your notebook defines no {name!r}" if impl is None
@@ -112,7 +112,7 @@ class _Server:
         key = len(self.subjects)
         # Unwatched: here torch's dropout is switched off at the dispatcher (torch_dropout_off),
         # whose records the grader reads; a watch in this process would only cost time.
-        self.subjects[key] = self.kinds[kind](impl, watched=False)
+        self.subjects[key] = self.kinds[kind](impl, watched=False, label=str(label)[:40])
         return {"id": key}
 
     def op_seed(self, seed: int) -> dict:
@@ -127,6 +127,11 @@ class _Server:
         out = self.subjects[subject](x, p, training, inplace, on=on,
                                      grad_mode=grad_mode if grad_mode in GRAD_MODES else "grad")
         return self._tensor_reply(out, x, leaf, before)
+
+    def op_warned(self, subject: int, x, p, training: bool) -> dict:
+        _, x, before = self._input(x, requires_grad=False)
+        out, seen = self.subjects[subject].warned(x, p, training)
+        return {**self._tensor_reply(out, x, None, before), "warnings": [str(w)[:100] for w in seen[:16]]}
 
     def op_probe(self, subject: int, x, p, training: bool, tangent, v) -> dict:
         found = self.subjects[subject].probe(x, p, training, tangent, v)
@@ -183,6 +188,23 @@ class _Server:
     def op_copies(self, subject: int, args: list) -> dict:
         return {"copies": str(self.subjects[subject].copies(*args))[:2000]}
 
+    def op_weights(self, module: int) -> dict:
+        subject, instance = self.modules[module]
+        state = self.subjects[subject].run(lambda: dict(instance.state_dict()), "model.state_dict()")
+        return {"weights": {str(k)[:200]: v.detach().cpu() for k, v in list(state.items())[:64]
+                            if isinstance(v, self.torch.Tensor)}}
+
+    def op_passes(self, module: int, x, n: int) -> dict:
+        """``n`` forward passes of one model on copies of ``x``, on the CPU, with autograd on
+        (as in ordinary use); the outputs stacked and detached."""
+        subject, instance = self.modules[module]
+        x = x.cpu()
+
+        def passes():
+            model = instance.cpu()
+            return self.torch.stack([model(x.clone()).detach() for _ in range(min(int(n), 1024))])
+        return {"out": self.subjects[subject].run(passes, "forward")}
+
     def op_pipeline(self, model: str, layer: str, x) -> dict:
         from ..pipeline import describe_pipeline
 
@@ -218,9 +240,12 @@ class _Server:
 
 
 def become_sandbox(sock: socket.socket, records: int, jail_spec: dict | None = None,
-                   ready: int | None = None) -> None:
+                   ready: int | None = None, torch_dropout: bool = False) -> None:
     """In a child forked by the zygote: cut loose from it, jail, limit, silence, switch
-    torch's dropout off (naming each call of it on ``records``), serve, exit."""
+    torch's dropout off (naming each call of it on ``records``), serve, exit.
+
+    ``torch_dropout`` leaves torch's dropout on, for the checks that grade how a model
+    calls it (dropout_family's Part 3); the jail and limits are the same."""
     from . import jail, limits, torch_dropout_off
 
     os.setsid()  # its own process group: the grader kills it with everything it started
@@ -230,7 +255,8 @@ def become_sandbox(sock: socket.socket, records: int, jail_spec: dict | None = N
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    torch_dropout_off.switch_off(records)
+    if not torch_dropout:
+        torch_dropout_off.switch_off(records)
     code = 0
     try:
         request = wire.receive(sock)
@@ -276,11 +302,12 @@ def _tensor_reply() -> dict:
 
 #: The fields a reply to each request must have unless it reports an error (one of a set suffices).
 _REQUIRED = {"load": [{"failed"}], "subject": [{"id", "missing"}], "call": [{"out_is_input"}, {"requires_grad"}],
-             "invoke": [{"out_is_input"}, {"requires_grad"}], "forward": [{"out_is_input"}, {"requires_grad"}],
+             "invoke": [{"out_is_input"}, {"requires_grad"}], "warned": [{"out_is_input"}, {"warnings"}],
+             "forward": [{"out_is_input"}, {"requires_grad"}],
              "backward": [{"grad"}], "repeat": [{"out"}], "make": [{"module"}, {"training"}],
              "train": [{"training"}, {"returned_self"}], "describe": [{"info"}], "pipeline": [{"info", "missing"}],
              "probe": [{"out", "ggrad_error"}, {"primal", "jvp_error"}], "state": [{"state"}],
-             "copies": [{"copies"}]}
+             "copies": [{"copies"}], "weights": [{"weights"}], "passes": [{"out"}]}
 
 
 def _reply_fields(op: str) -> dict:
@@ -289,13 +316,15 @@ def _reply_fields(op: str) -> dict:
 
     return {"load": {"failed": list}, "subject": {"id": int, "missing": str}, "seed": {},
             "call": _tensor_reply(), "invoke": _tensor_reply(), "forward": _tensor_reply(),
+            "warned": {**_tensor_reply(), "warnings": list},
             "backward": {"grad": (torch.Tensor, type(None))}, "repeat": {"out": torch.Tensor},
             "make": {"module": int, "training": bool},
             "train": {"training": bool, "returned_self": bool}, "set": {},
             "describe": {"info": dict}, "pipeline": {"info": dict, "missing": str},
             "probe": {"out": torch.Tensor, "primal": torch.Tensor, "jvp": torch.Tensor, "ggrad": torch.Tensor,
                       "jvp_error": str, "ggrad_error": str},
-            "state": {"state": dict}, "copies": {"copies": str}}[op]
+            "state": {"state": dict}, "copies": {"copies": str}, "weights": {"weights": dict},
+            "passes": {"out": torch.Tensor}}[op]
 
 
 def _texts(value, what: str) -> None:
@@ -324,8 +353,9 @@ def check_reply(op: str, reply) -> dict:
         _texts(reply["routes"], "routes")
         if len(reply["routes"]) > REPLY_ROUTES or any(len(r) > 200 for r in reply["routes"]):
             raise wire.WireError(f"the answer names more than {REPLY_ROUTES} routes, or a route of over 200 characters")
-    if "failed" in reply:
-        _texts(reply["failed"], "failed")
+    for texts in ("failed", "warnings"):
+        if texts in reply:
+            _texts(reply[texts], texts)
     error = reply.get("error")
     if error is not None:
         texts = {k: error.get(k, "") for k in ("message", "call")}
@@ -363,7 +393,8 @@ def describe_exit(status: int) -> str:
 class Sandbox:
     """One sandbox process holding one notebook's code; ``request`` talks to it."""
 
-    def __init__(self, cells: list[str], device, load_timeout: float, jail_spec: dict | None = None):
+    def __init__(self, cells: list[str], device, load_timeout: float, jail_spec: dict | None = None,
+                 torch_dropout: bool = False):
         import torch
 
         self.zygote = Zygote.shared()
@@ -372,7 +403,7 @@ class Sandbox:
         self._records, records = os.pipe()
         self._recorded = bytearray()
         try:
-            self.pid = self.zygote.fork_sandbox(theirs, records, jail_spec)
+            self.pid = self.zygote.fork_sandbox(theirs, records, jail_spec, torch_dropout)
         finally:
             theirs.close()
             os.close(records)

@@ -1,0 +1,23 @@
+"""What every process that grades sets up once: on this machine, in a pool worker, or on a Dask worker.
+
+Its own module so that the local pool (:mod:`.grade_class`) and the cluster
+(:mod:`.cluster`) share it without importing each other.
+"""
+from __future__ import annotations
+
+import os
+
+
+def ready_to_grade(torch_threads: int) -> None:
+    """What every grading process sets up once, on this machine or on a Dask worker."""
+    # Each kernel would otherwise start one torch thread per core, and N workers
+    # would fight over the same cores.
+    os.environ["OMP_NUM_THREADS"] = str(torch_threads)
+    os.environ["MKL_NUM_THREADS"] = str(torch_threads)
+    # Plots are for students at work; grading skips rendering them.
+    os.environ["MPLBACKEND"] = "Agg"
+    # The zygote (kernels and sandboxes fork from it) imports torch while this process
+    # imports nbgrader.
+    from autograder.untrusted.zygote import Zygote
+
+    Zygote.shared()

@@ -1,0 +1,4 @@
+# about: the release notebook handed in as it was given out
+# base: release
+# copies: 1
+# expect-fail: test_channel_defaults test_channel_whole test_channel_rate test_channel_independence test_channel_ranks test_channel_autograd test_channel_inplace test_channel_invalid_p test_channel_from_scratch test_channel_module_forward test_channel_module test_alpha_eval test_alpha_values test_alpha_rate test_alpha_autograd test_alpha_module test_fixed_attention test_fixed_cnn
