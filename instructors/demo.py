@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,27 +128,42 @@ def run_demo(workdir: Path, assignments=ASSIGNMENTS, jobs: int | None = None,
     return DemoResult(course, students, grading, grades_csv, reports)
 
 
+#: Width of the summary's lines: a terminal's, so nothing wraps mid-word.
+SUMMARY_WIDTH = 100
+
+
+def _wrapped(text: str, indent: int, hang: int = 2) -> list[str]:
+    """``text`` in lines of at most SUMMARY_WIDTH characters, broken between words, indented
+    (``hang`` more after the first line)."""
+    return textwrap.wrap(text, SUMMARY_WIDTH, initial_indent=" " * indent,
+                         subsequent_indent=" " * (indent + hang), break_long_words=False, break_on_hyphens=False)
+
+
 def summary(result: DemoResult) -> str:
-    lines = []
+    lines = ["Each sample is a kind of submission (instructors/samples/<assignment>/<sample>.py); it is "
+             "graded as meant when its students failed exactly the cells its `# expect-fail:` line "
+             "names and grading reported exactly the faults it expects.", ""]
+    lines = [line for text in lines for line in (_wrapped(text, 0, hang=0) or [""])]
     for assignment, outcome in result.grading.items():
         lines.append(f"{assignment}: {len(outcome.graded)} graded, {len(outcome.failed)} failed to grade, "
                      f"{outcome.seconds:.0f} s")
-        lines.append(f"  {'sample':<38} {'students':>8}  score       as meant  failed cells")
+        lines.append(f"  {'sample':<38} {'students':>8}  {'score':<10} as meant")
         for name in dict.fromkeys(s.sample.name for s in result.students if s.assignment == assignment):
             group = result.of_sample(assignment, name)
             scores = sorted({f"{s.score:g}" for s in group})
-            failed = ", ".join(sorted(f.removeprefix("test_") for f in group[0].failed)) or "-"
-            if len(failed) > 60:
-                failed = f"{len(group[0].failed)} cells"
             meant = "yes" if all(s.as_expected for s in group) else "NO"
-            lines.append(f"  {name:<38} {len(group):>8}  {'/'.join(scores):>4}/{group[0].max_score:<4g}"
-                         f"   {meant:<8} {failed}")
+            lines.append(f"  {name:<38} {len(group):>8}  {'/'.join(scores) + '/' + f'{group[0].max_score:g}':<10} "
+                         f"{meant}")
+            failed = ", ".join(sorted(f.removeprefix("test_") for f in group[0].failed))
+            if failed:
+                lines += _wrapped(f"failed: {failed}", 4)
             for fault in group[0].faults:
-                lines.append(f"  {'':<38} {'':>8}  fault: {fault[:100]}")
+                lines += _wrapped(f"fault: {fault}", 4)
         lines.append(f"  report: {result.reports[assignment]}")
         lines.append("")
     lines.append(f"grades: {result.grades_csv}")
     lines.append(f"feedback: {result.course.root / 'feedback'}/<student>/<assignment>/")
+    lines.append(f"logs: {result.course.logs}/ (nbgrader's, the workers' and the kernels' output)")
     return "\n".join(lines)
 
 

@@ -180,6 +180,8 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
     """
     from tqdm import tqdm
 
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs={jobs}: give 1 or more submissions at once, or None for one per core")
     start = time.perf_counter()
     known = sorted(p.name for p in (course.root / "source").iterdir() if p.is_dir())
     if assignment not in known:
@@ -267,6 +269,18 @@ def export(course: Course, to: Path) -> Path:
     return to
 
 
+def _at_least_one(text: str) -> int:
+    """``--jobs``: a whole number of at least 1, said plainly otherwise (0 and -3 are not "auto")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} submissions at once cannot grade anything: give 1 or more, "
+                                         f"or leave --jobs out for one per core")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description="Autograde every submission of an assignment in parallel, with feedback, "
@@ -274,8 +288,8 @@ def main(argv=None) -> int:
     parser.add_argument("assignment", help="assignment name, as in source/ and submitted/<student>/")
     parser.add_argument("--course", type=Path, default=Path.cwd(),
                         help="the nbgrader course folder (default: the current folder)")
-    parser.add_argument("--jobs", type=int, default=None,
-                        help=f"submissions graded at once (default: one per core, {os.cpu_count()} here)")
+    parser.add_argument("--jobs", type=_at_least_one, default=None,
+                        help=f"submissions graded at once, 1 or more (default: one per core, {os.cpu_count()} here)")
     parser.add_argument("--force", action="store_true",
                         help="regrade students already fully graded in the gradebook")
     parser.add_argument("--no-feedback", action="store_true", help="skip generating feedback")
@@ -285,9 +299,8 @@ def main(argv=None) -> int:
     parser.add_argument("--student", action="append", metavar="ID",
                         help="grade only this student (repeatable; default: everyone who handed in)")
     args = parser.parse_args(argv)
+    # Refusals come before the heavy imports (nbgrader, pandas, matplotlib): in well under a second.
     from autograder.untrusted.jail import JailUnavailable
-
-    from .analytics import write_report
 
     try:
         course = Course(args.course)
@@ -302,6 +315,8 @@ def main(argv=None) -> int:
         print(f"  FAILED {student}: {why.splitlines()[-1] if why else ''}")
     for student, faults in sorted(outcome.faults.items()):
         print(f"  FAULT  {student}: {' | '.join(faults)}")
+    from .analytics import write_report
+
     grades = export(course, course.root / "grades.csv")
     report = write_report(course, args.assignment, course.root / "reports" / args.assignment)
     print(f"grades: {grades}\nreport: {report}")

@@ -125,10 +125,16 @@ def test_report_counts_the_share_that_failed_each_check_and_why(demo):
     assert "failed" in demo.reports[assignment].read_text()
 
 
-def test_summary_marks_every_sample_as_meant(demo):
+def test_summary_marks_every_sample_as_meant_and_names_every_failed_cell_in_whole_words(demo):
     text = summary(demo)
-    assert " NO " not in text and "failed to grade" in text
-    assert "fault: tampering: test_function_scaling passed in the notebook's kernel" in text
+    assert " NO" not in text and "failed to grade" in text and "as meant when" in text
+    flat = " ".join(text.split())
+    assert "fault: tampering: test_function_scaling passed in the notebook's kernel" in flat
+    for student in demo.students:
+        for cell in student.failed:
+            assert cell.removeprefix("test_") in flat, cell
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert f"logs: {demo.course.logs}/" in text and any(demo.course.logs.iterdir())
 
 
 def test_the_demo_class_hostile_submissions_are_flagged_everywhere_an_instructor_looks(demo):

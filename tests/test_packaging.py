@@ -58,3 +58,27 @@ def test_setup_installs_the_torch_pin_before_the_project():
     setup = (ROOT / "scripts/setup.sh").read_text()
     assert setup.index('"$TORCH_SPEC"') < setup.index('-e ".[$EXTRAS]"')
     assert "TORCH_SPEC:-torch==2.13.0" in setup
+
+
+def test_building_the_course_raises_no_warning_about_its_own_metadata(tmp_path):
+    """Set-up builds the course: its metadata (license, packages, templates) must be in the form
+    setuptools expects, and the wheel must carry the feedback templates."""
+    import subprocess
+    import sys
+    import zipfile
+
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    source = tmp_path / "source"
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).write_bytes((ROOT / name).read_bytes())
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "wheel"), str(source)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    said = built.stdout + built.stderr
+    assert not re.search(r"Warning|deprecated|absent from", said), said[-3000:]
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "autograder/feedback/templates/course_feedback/index.html.j2" in names
+    assert "autograder/untrusted/zygote_process.py" in names and not any("samples" in n for n in names)
