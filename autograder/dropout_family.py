@@ -30,7 +30,8 @@ from torch import nn
 
 from .registry import BOUNDS, CHECKS, Context, _dtype_name, _percent, _raises_like_torch, check, forward_held_to
 from .stats import ProportionTest, tolerance_for
-from .subject import CheckFailed, CheckTimeout, CodeCrashed, StudentError, Subject, register_target
+from .subject import (CheckFailed, CheckTimeout, CodeCrashed, StudentError, Subject, invoke_text, make_text,
+                      register_target)
 
 CHANNEL_FN = (register_target("function", "dropout2d", "torch.nn.functional:dropout2d"),)
 CHANNEL_MODULE = (register_target("module", "Dropout2d", "torch.nn:Dropout2d"),)
@@ -91,8 +92,7 @@ BOUNDS["channel_defaults"] = list(DEFAULT_TESTS.values())
 def check_channel_defaults(subject: Subject, ref: Subject, ctx: Context) -> None:
     x = ctx.values(128, 128, 2, 2)
     for args, kwargs, p in (((), {}, 0.5), ((0.2,), {}, 0.2), ((), {"p": 0.2, "training": True}, 0.2)):
-        call = subject.label + f"(x{''.join(', ' + repr(a) for a in args)}"
-        call += "".join(f", {k}={v!r}" for k, v in kwargs.items()) + ")"
+        call = invoke_text(args, kwargs, subject.label)
         out = subject.invoke(x.clone(), args, kwargs)
         share = channels_of(out, x)[0].float().mean().item()
         test = DEFAULT_TESTS[p]
@@ -349,7 +349,7 @@ def _module_api(torch_class: type, x_shape: tuple[int, ...]):
             raise CheckFailed(f"{name}() is a {info['type']}, not an nn.Module")
         for args, kwargs, p, inplace in (((), {}, 0.5, False), ((0.2,), {}, 0.2, False),
                                          ((), {"p": 0.3, "inplace": True}, 0.3, True)):
-            text = f"{name}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
+            text = make_text(args, kwargs, name)
             info = subject.describe(*args, **kwargs)
             for attribute, wanted in (("p", p), ("inplace", inplace), ("training", True)):
                 if info.get(attribute) != wanted:
