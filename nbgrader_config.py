@@ -86,9 +86,12 @@ c.IgnorePattern.pattern = r"(?m)^(\[W[^\]]*\]|\S+:\d+: \w*Warning: )"
 # A flood of output from a student's print loop is cut, not stored in the gradebook.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
-# `nbgrader export` adds a `faults` column: what grading found wrong with each run
-# (tampering, a dead or hung kernel, a crash), next to the score.
-c.ExportApp.plugin_class = "instructors.faults.FaultsCsvExportPlugin"
+# `nbgrader export` lists every student on the roster under every assignment with a
+# status (graded, graded with faults, manual grading pending, late, failed to grade,
+# not submitted), what it means for them (`detail`: the reason, the penalty, the points
+# still to grade by hand), the submission's time and grading's faults (tampering, a dead
+# or hung kernel, a crash) next to nbgrader's own columns (instructors/exports.py).
+c.ExportApp.plugin_class = "instructors.exports.StatusCsvExportPlugin"
 
 # Feedback (autograder/feedback/): nbgrader's GenerateFeedback with this course's summary at
 # the top of every file (the score per part, each check to fix in the order to fix it, the

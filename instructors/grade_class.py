@@ -11,10 +11,17 @@ in its own fresh kernel.
 
 Safe to interrupt and re-run: a student whose grades are all in the gradebook
 is skipped (unless --force), so a killed run picks up where it stopped.
+
+A regrade (--force, after a check or a point value changed) first saves the
+scores it is about to replace (reports/ASSIGNMENT/regrade-WHEN-before.json),
+then writes reports/ASSIGNMENT/regrade-WHEN.csv, each regraded student's old and
+new score and the checks that changed, and prints the students whose score
+moved, before any feedback is released.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -25,6 +32,7 @@ from pathlib import Path
 
 from .course import Course, NbgraderError, db_url, jail_enabled
 from .grading_process import ready_to_grade
+from .statuses import STATUSES, record_outcomes
 
 @dataclass
 class ClassGrading:
@@ -34,6 +42,8 @@ class ClassGrading:
     failed: dict[str, str] = field(default_factory=dict)  # student -> why nbgrader failed
     faults: dict[str, list[str]] = field(default_factory=dict)  # student -> crashes, tampering
     seconds: float = 0.0
+    changes: list[str] = field(default_factory=list)     # regraded students whose score moved, in words
+    changes_file: Path | None = None                      # every regraded student, old and new (CSV)
 
 
 # --- worker processes -------------------------------------------------------------
@@ -203,11 +213,18 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
         require()  # JailUnavailable, before anything is graded, where jails cannot work here
     outcome = ClassGrading(assignment)
     outcome.failed = submission_problems(course, assignment, students)
+    _prepare_gradebook(course, assignment, students)  # all of them: no one who handed in is off the roster
     students = [s for s in students if s not in outcome.failed]
-    _prepare_gradebook(course, assignment, students)
     done = set() if force else fully_graded(course, assignment)
     outcome.skipped = [s for s in students if s in done]
     todo = [s for s in students if s not in done]
+    # A regrade: the grades it replaces, on disk before any is replaced, for the change report.
+    before = autograded_scores(course, assignment, todo)
+    when = time.strftime("%Y%m%d-%H%M%S")
+    if before:
+        folder = course.root / "reports" / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"regrade-{when}-before.json").write_text(json.dumps(before, indent=1, sort_keys=True))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     bar = tqdm(total=len(todo), unit="submission", desc=f"grading {assignment}", disable=not progress,
                dynamic_ncols=True)
@@ -243,8 +260,53 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
         outcome.failed[student] = "no grades in the gradebook after grading"
         if student in outcome.graded:
             outcome.graded.remove(student)
+    record_outcomes(course.root, assignment, outcome.failed, outcome.graded)
+    if before:
+        outcome.changes_file, outcome.changes = write_changes(course, assignment, before, todo, when)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def autograded_scores(course: Course, assignment: str, students) -> dict[str, dict[str, float]]:
+    """student -> autograded cell -> score, as the gradebook has them now (students with none left out)."""
+    from nbgrader.api import Gradebook
+
+    found = {}
+    with Gradebook(db_url(course.root)) as gradebook:
+        for submission in gradebook.assignment_submissions(assignment):
+            if submission.student.id in students:
+                cells = {g.name: g.score for nb in submission.notebooks for g in nb.grades
+                         if g.cell.cell_type == "code" and g.auto_score is not None}
+                if cells:
+                    found[submission.student.id] = cells
+    return found
+
+
+def write_changes(course: Course, assignment: str, before: dict, students, when: str) -> tuple[Path, list[str]]:
+    """Compare the gradebook now with ``before`` (from :func:`autograded_scores`); write and return the changes.
+
+    One row per regraded student: the old and new autograded score and every check whose score
+    moved, "function_scaling 2 -> 0". Written before feedback is released, for the instructor to read.
+    """
+    import csv
+
+    after = autograded_scores(course, assignment, students)
+    folder = course.root / "reports" / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"regrade-{when}.csv"
+    lines = []
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "old score", "new score", "checks changed"])
+        for student in sorted(before):
+            old, new = before[student], after.get(student, {})
+            moved = [f"{c.removeprefix('test_')} {old.get(c, 0):g} -> {new.get(c, 0):g}"
+                     for c in sorted(set(old) | set(new)) if old.get(c) != new.get(c)]
+            writer.writerow([student, f"{sum(old.values()):g}", f"{sum(new.values()):g}" if new else "",
+                             "; ".join(moved)])
+            if moved:
+                lines.append(f"  {student}: {sum(old.values()):g} -> {sum(new.values()):g} ({'; '.join(moved)})")
+    return path, lines
 
 
 def _grade_here(course: Course, assignment: str, todo: list[str], jobs: int, feedback: bool, graded) -> None:
@@ -264,9 +326,35 @@ def _grade_here(course: Course, assignment: str, todo: list[str], jobs: int, fee
 
 
 def export(course: Course, to: Path) -> Path:
-    """nbgrader's CSV export of the whole gradebook, with the course's ``faults`` column."""
-    course.nbgrader("export", f"--CsvExportPlugin.to={to}", f"--CourseDirectory.db_url={db_url(course.root)}")
-    return to
+    """``grades.csv`` at ``to`` and ``canvas.csv`` beside it, for every student on the roster.
+
+    The same file ``nbgrader export`` writes in this course (see instructors/exports.py),
+    without a second nbgrader start-up.
+    """
+    from nbgrader.api import Gradebook
+
+    from .exports import write_canvas, write_grades
+
+    with Gradebook(db_url(course.root)) as gradebook:
+        write_canvas(gradebook, course.root, Path(to).with_name("canvas.csv"))
+        return write_grades(gradebook, course.root, Path(to))
+
+
+def status_table(course: Course, assignment: str, names: int = 6) -> str:
+    """How many students have each status, naming the first few of every status but the usual ones."""
+    from nbgrader.api import Gradebook
+
+    from .statuses import GRADED, PENDING, standings
+
+    with Gradebook(db_url(course.root)) as gradebook:
+        rows = standings(course.root, assignment, gradebook)
+    lines = [f"{assignment}: {len(rows)} students on the roster"]
+    for status in STATUSES:
+        who = [r.student for r in rows if r.status == status]
+        named = "" if status in (GRADED, PENDING) or not who else \
+            ", ".join(who[:names]) + (f" and {len(who) - names} more" if len(who) > names else "")
+        lines.append(f"  {status:<24}{len(who):>4}  {named}".rstrip())
+    return "\n".join(lines)
 
 
 def _at_least_one(text: str) -> int:
@@ -315,11 +403,16 @@ def main(argv=None) -> int:
         print(f"  FAILED {student}: {why.splitlines()[-1] if why else ''}")
     for student, faults in sorted(outcome.faults.items()):
         print(f"  FAULT  {student}: {' | '.join(faults)}")
+    if outcome.changes_file:
+        print(f"regraded {len(outcome.changes)} students whose score changed (every regraded student, old and "
+              f"new: {outcome.changes_file}); release no feedback before reading it:")
+        print("\n".join(outcome.changes) or "  no score changed")
     from .analytics import write_report
 
     grades = export(course, course.root / "grades.csv")
     report = write_report(course, args.assignment, course.root / "reports" / args.assignment)
-    print(f"grades: {grades}\nreport: {report}")
+    print(status_table(course, args.assignment))
+    print(f"grades: {grades} (Canvas: {grades.with_name('canvas.csv')})\nreport: {report}")
     return 1 if outcome.failed else 0
 
 

@@ -11,6 +11,9 @@ cell with that grade id. Header lines state what the sample is for:
     # copies: 4              (optional: how many students of the demo class hand it in)
     # tamper: NAME ...       (optional: edits to the notebook itself, from TAMPERING)
     # expect-fault: TEXT     (optional: grading must report a fault containing TEXT)
+    # expect-status: STATUS  (optional: the student's status, from instructors/statuses.py)
+    # late-by-minutes: N     (optional: handed in N minutes after the due date)
+    # hand-in: corrupt       (optional: the notebook file cut in half, as a failed upload leaves it)
 
 A section ``# %% +<grade_id>`` adds its code after the base's cell instead.
 The reference answer is not a sample file: it is read from the solution
@@ -40,6 +43,9 @@ class Sample:
     copies: int = 1                           # students of the demo class who hand it in
     tamper: list[str] = field(default_factory=list)  # names in TAMPERING, applied in order
     expect_fault: str = ""                    # text of the fault grading must report
+    expect_status: str = ""                   # the status the student must end with, if said
+    late_by_minutes: int = 0                  # handed in this long after the due date
+    corrupt: bool = False                     # the file handed in is not a whole notebook
 
 
 def _grade_id(cell) -> str | None:
@@ -47,10 +53,11 @@ def _grade_id(cell) -> str | None:
 
 
 def reference_answers(source_notebook: Path) -> dict[str, str]:
-    """The instructor's solutions: every code solution cell of source/, markers removed."""
+    """The instructor's solutions, markers removed: every code solution cell of source/, and the
+    written answers too, which nbgrader then leaves for grading by hand as it would a student's."""
     nb = nbformat.read(source_notebook, as_version=4)
     return {_grade_id(c): _SOLUTION.sub("", c.source) for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")}
+            if c.metadata.get("nbgrader", {}).get("solution")}
 
 
 def load_sample(path: Path) -> Sample:
@@ -61,21 +68,31 @@ def load_sample(path: Path) -> Sample:
     copies = re.search(r"^# copies: (\d+)", text, re.M)
     tamper = re.search(r"^# tamper:(.*)$", text, re.M)
     fault = re.search(r"^# expect-fault: (.*)$", text, re.M)
+    status = re.search(r"^# expect-status: (.*)$", text, re.M)
+    late = re.search(r"^# late-by-minutes: (\d+)", text, re.M)
+    corrupt = re.search(r"^# hand-in: corrupt\s*$", text, re.M)
     sections = re.split(r"^# %% (\S+)[ \t]*\n", text, flags=re.M)
     answers = {sections[i]: sections[i + 1].strip("\n") + "\n" for i in range(1, len(sections), 2)}
     return Sample(Path(path).stem, about.group(1) if about else "", answers,
                   set(expect.group(1).split()) if expect else set(),
                   base.group(1) if base else "reference", int(copies.group(1)) if copies else 1,
-                  tamper.group(1).split() if tamper else [], fault.group(1).strip() if fault else "")
+                  tamper.group(1).split() if tamper else [], fault.group(1).strip() if fault else "",
+                  status.group(1).strip() if status else "", int(late.group(1)) if late else 0,
+                  corrupt is not None)
 
 
 def samples(assignment: str, folder: Path = SAMPLES) -> list[Sample]:
+    from .statuses import STATUSES
+
     found = [load_sample(p) for p in sorted((Path(folder) / assignment).glob("*.py"))]
     for sample in found:
         unknown = set(sample.tamper) - set(TAMPERING)
         if unknown:
             raise KeyError(f"sample {sample.name}: unknown tampering {sorted(unknown)}; "
                            f"known: {', '.join(TAMPERING)}")
+        if sample.expect_status and sample.expect_status not in STATUSES:
+            raise KeyError(f"sample {sample.name}: unknown status {sample.expect_status!r}; "
+                           f"known: {', '.join(STATUSES)}")
     return found
 
 

@@ -49,7 +49,9 @@ if [ -z "${HUB_PYTHON:-}" ]; then
     exit 1
 fi
 mkdir -p "$PREFIX"
-VENV=$PREFIX/venv EXTRAS=hub EDITABLE=0 PYTHON="$HUB_PYTHON" bash scripts/setup.sh
+# LAB_CONFIG=none: each role's configuration comes from jupyter/, not the venv (a laptop's student one
+# would take the Assignment List from the hub's students and the formgrader from its instructor).
+VENV=$PREFIX/venv EXTRAS=hub EDITABLE=0 LAB_CONFIG=none PYTHON="$HUB_PYTHON" bash scripts/setup.sh
 rm -rf "$PREFIX/jupyter"
 mkdir -p "$PREFIX/jupyter"
 cp -r deploy/jupyterhub/common deploy/jupyterhub/instructor deploy/jupyterhub/student "$PREFIX/jupyter/"

@@ -4,6 +4,10 @@
 # build to satisfy "torch>=2.2"; set TORCH_SPEC to choose another build.
 # VENV and EXTRAS choose another environment; EDITABLE=0 copies the course's packages
 # into it instead of linking to this folder (scripts/install-hub.sh makes the hub's so).
+# LAB_CONFIG=student (the default) gives the environment a student's JupyterLab, with no
+# instructor tools and nothing that needs nbgrader's exchange (scripts/configure_lab.py;
+# scripts/instructor-lab.sh brings the tools back); none leaves nbgrader's own defaults,
+# for the hub, which configures each role itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,6 +15,8 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 VENV=${VENV:-.venv}
 EXTRAS=${EXTRAS:-test}
 EDITABLE=${EDITABLE:-1}
+LAB_CONFIG=${LAB_CONFIG:-student}
+case "$LAB_CONFIG" in student|none) ;; *) echo "setup: LAB_CONFIG is student or none, not '$LAB_CONFIG'" >&2; exit 1;; esac
 if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV with $($PYTHON --version)"
     "$PYTHON" -m venv "$VENV"
@@ -36,3 +42,4 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
     echo "setup: installed $("$VENV/bin/python" -c 'import torch, nbgrader; print("torch", torch.__version__, "nbgrader", nbgrader.__version__)') in $VENV"
 fi
+[ "$LAB_CONFIG" = none ] || "$VENV/bin/python" scripts/configure_lab.py "$VENV"

@@ -1,10 +1,10 @@
-"""Real servers on loopback, started by the tests and stopped afterwards: PostgreSQL and Dask.
+"""Real servers on loopback, started by the tests and stopped afterwards: PostgreSQL, Dask and JupyterLab.
 
 PostgreSQL is Debian's package (``scripts/install-postgres.sh``), run as its own
 ``postgres`` account in a temporary data folder, listening on a Unix socket only.
 Dask is the ``distributed`` package's own ``dask scheduler`` and ``dask worker``
 commands. Where either is missing, the tests that need it skip, except in CI, where
-that is a broken set-up and fails.
+that is a broken set-up and fails. JupyterLab is the course environment's own.
 """
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -156,3 +158,54 @@ class Cluster:
         for process in [*self.workers, self.scheduler]:
             if process.poll() is None:
                 self.kill(process)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyterlab(root: Path, env: dict, log: Path, *options: str, token: str = "course-test-token"):
+    """``jupyter lab`` serving ``root`` on loopback with a token, in ``env``; yields (base URL, token).
+
+    Its output goes to ``log``; a server that does not answer within 60 s fails the test
+    with the log's tail.
+    """
+    port = free_port()
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+             *options], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.time() > deadline:
+                        pytest.fail("JupyterLab did not start: " + Path(log).read_text()[-2000:])
+                    time.sleep(0.5)
+            yield base, token
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def course_lab_config(prefix: Path) -> dict[str, str]:
+    """The course's JupyterLab configuration, written into ``prefix`` as scripts/setup.sh writes
+    it into .venv; returns the JUPYTER_CONFIG_PATH of each role. The student's is the prefix's
+    own configuration (the environment's, in .venv); the instructor's puts the instructor layer
+    above it, as scripts/instructor-lab.sh does."""
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "configure_lab.py"),
+                    str(prefix)], check=True)
+    student, instructor = prefix / "etc" / "jupyter", prefix / "etc" / "jupyter-instructor"
+    return {"student": str(student), "instructor": os.pathsep.join([str(instructor), str(student)])}

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from chromium import launched, skip_or_fail_without_chromium
+from servers import course_lab_config, jupyterlab
 from instructors.course import Course
 from instructors.grade_class import fully_graded
 from instructors.submissions import load_sample, reference_answers
@@ -31,15 +28,10 @@ ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", ROOT / "test-artifacts")) / "br
 skip_or_fail_without_chromium(allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on a released copy of the course; yields (base URL, token, course)."""
+    """The instructor's JupyterLab (scripts/instructor-lab.sh) on a released copy of the course, where
+    students' notebooks are worked on too; yields (base URL, token, course)."""
     course = Course.copy_of_this_course(tmp_path_factory.mktemp("lab") / "course")
     shutil.copytree(ROOT / "notebooks", course.root / "notebooks")
     for assignment in ("dropout_from_scratch", "checkpoint_quiz"):
@@ -51,30 +43,12 @@ def lab(tmp_path_factory):
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values))
-    env = {**course.env(), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
+    env = {**course.env(), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "JUPYTER_CONFIG_PATH": course_lab_config(course.private / "prefix")["instructor"]}
     env.pop("MPLBACKEND", None)
-    port, token = _free_port(), "course-test-token"
-    log = open(course.root / "logs" / "jupyterlab.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={course.root}", f"--Exchange.root={course.private / 'exchange'}"],
-        cwd=course.root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("JupyterLab did not start: " + (course.root / "logs" / "jupyterlab.log").read_text()[-2000:])
-    yield base, token, course
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    with jupyterlab(course.root, env, course.root / "logs" / "jupyterlab.log",
+                    f"--Exchange.root={course.private / 'exchange'}") as (base, token):
+        yield base, token, course
 
 
 @pytest.fixture(scope="module")
@@ -510,3 +484,24 @@ def test_without_the_defences_the_same_page_does_harm(hostile_html, lab, watched
         assert "nbgrader_config.py was rewritten" in harm and "the student's grades changed" in harm, harm
     finally:
         shutil.copy2(ROOT / "nbgrader_config.py", hostile_html["config"])   # as the course had it
+
+
+def test_the_class_report_sorts_by_any_column_and_leads_to_each_students_feedback(graded, hostile_html, watched):
+    """The report's one script (allowed by its hash) runs; the student text on the same page does not."""
+    from instructors.statuses import natural_key
+
+    _, before = _grades_of(hostile_html["course"], "scripted-1")
+    watched.goto(hostile_html["report"].as_uri())
+    column = lambda n: watched.locator(f"#students tbody tr td:nth-child({n})").all_inner_texts()  # noqa: E731
+    assert column(1) == sorted(column(1), key=natural_key) and len(column(1)) >= 5
+    watched.click("#students th:nth-child(3) button")
+    ascending = [float(s) for s in column(3) if s.strip() not in ("–", "")]
+    watched.click("#students th:nth-child(3) button")
+    descending = [float(s) for s in column(3) if s.strip() not in ("–", "")]
+    assert ascending == sorted(ascending) and descending == sorted(ascending, reverse=True) and len(set(ascending)) > 1
+    watched.screenshot(path=str(ARTIFACTS / "13-class-report.png"), full_page=True)
+    assert _harm(watched, hostile_html, before) == []
+    assert not [m for m in watched.console_messages if "Content Security Policy" in m]
+    watched.locator("#students a", has_text="no_scaling-1").click()
+    watched.wait_for_selector("#summary")
+    assert "function_scaling" in watched.locator("#summary").inner_text()

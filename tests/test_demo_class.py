@@ -1,4 +1,4 @@
-"""The main job end to end: a demo class of 63 submissions graded in parallel through nbgrader.
+"""The main job end to end: a demo class of 65 submissions graded in parallel through nbgrader.
 
 One run releases both assignments, hands in every sample of
 instructors/samples/ as often as its `# copies:` line says (perfect, buggy,
@@ -17,6 +17,7 @@ import pytest
 from instructors.analytics import check_summary, class_scores, failure_messages
 from instructors.demo import run_demo, summary
 from instructors.grade_class import grade_class
+from instructors.statuses import FAILED, STATUSES
 
 
 @pytest.fixture(scope="module")
@@ -40,30 +41,51 @@ def test_a_class_of_dozens_is_graded_in_parallel_with_nothing_lost(demo):
     assert len(demo.of_sample("dropout_from_scratch", "reference")) >= 10
     assert sum(1 for s in demo.students if s.assignment == "dropout_from_scratch") >= 20
     for assignment, outcome in demo.grading.items():
-        assert outcome.failed == {}
-        assert sorted(outcome.graded) == sorted(s.student for s in demo.students if s.assignment == assignment)
+        mine = [s for s in demo.students if s.assignment == assignment]
+        assert set(outcome.failed) == {s.student for s in mine if s.sample.expect_status == FAILED}
+        assert sorted(outcome.graded) == sorted(s.student for s in mine if s.sample.expect_status != FAILED)
 
 
 def test_each_student_loses_exactly_the_points_of_the_checks_their_bug_breaks(demo):
     for student in demo.students:
+        if student.status == FAILED:
+            continue
         assert student.failed == student.sample.expect_fail, (student.assignment, student.student)
         assert student.score == student.max_score - _points(student.sample.expect_fail), student.student
 
 
-def test_export_has_every_submission_with_its_score(demo):
+def test_export_has_every_student_with_a_status_and_never_a_silent_zero(demo):
     with open(demo.grades_csv) as f:
         rows = {(r["assignment"], r["student_id"]): r for r in csv.DictReader(f)}
     for student in demo.students:
-        assert float(rows[student.assignment, student.student]["score"]) == student.score
+        row = rows[student.assignment, student.student]
+        assert row["status"] == student.status
+        if student.status == FAILED:  # a first submission that could not be read has no score, and says why
+            assert row["score"] == "" and "not a notebook nbformat can read" in row["detail"]
+        else:
+            assert float(row["score"]) == student.score and row["timestamp"].endswith("Z")
     handed_in = {(s.assignment, s.student) for s in demo.students}
-    # nbgrader lists every student under every assignment: no submission, no points
-    assert all(float(r["score"]) == 0 for key, r in rows.items() if key not in handed_in)
+    # every student on the roster is listed under every assignment; one who handed in nothing has no score
+    assert {r["status"] for key, r in rows.items() if key not in handed_in} == {"not submitted"}
+    assert all(r["score"] == "" for key, r in rows.items() if key not in handed_in)
+
+
+def test_the_demo_class_shows_every_status(demo):
+    assert {status for per in demo.statuses.values() for status, n in per.items() if n} == set(STATUSES)
+    late = demo.of_sample("checkpoint_quiz", "handed_in_late")[0]
+    assert late.status == "late" and late.detail == "late by 2 h 30 min, penalty 0"
+    assert {s.status for s in demo.of_sample("dropout_from_scratch", "reference")} == {"manual grading pending"}
+    assert {s.status for s in demo.of_sample("checkpoint_quiz", "reference")} == {"graded"}
 
 
 def test_the_reference_and_the_warning_solution_get_full_marks(demo):
     for name in ("reference", "correct_but_triggers_a_torch_warning"):
         assert {s.score for s in demo.of_sample("dropout_from_scratch", name)} == {27}
     assert {s.score for s in demo.of_sample("checkpoint_quiz", "reference")} == {17}
+    # the written answers wait for the instructor: pending, not lost
+    text = _text(demo.feedback("dropout_from_scratch", demo.of_sample("dropout_from_scratch", "reference")[0].student))
+    assert "Score so far: 27 / 27; 6 more points wait to be graded by hand" in text
+    assert "pending / 6 graded by hand: waiting for your instructor" in text
 
 
 def test_untouched_notebooks_score_zero_and_feedback_says_what_to_do(demo):
@@ -93,7 +115,7 @@ def test_quiz_feedback_explains_the_right_answer_and_credits_each_question(demo)
 
 
 def test_every_feedback_file_opens_with_what_to_fix_and_keeps_the_hidden_tests_hidden(demo):
-    for student in demo.students:
+    for student in (s for s in demo.students if s.status != FAILED):   # no notebook, no feedback
         page = demo.feedback(student.assignment, student.student).read_text()
         summary = page[page.index('id="summary"'):page.index('id="notebook"')]
         fix = re.search(r'<ol class="summary-fix">(.*?)</ol>', summary, re.S)
@@ -108,11 +130,11 @@ def test_every_feedback_file_opens_with_what_to_fix_and_keeps_the_hidden_tests_h
     assert first.groups() == ("crashed", "dropout_function")
 
 
-def test_report_counts_the_share_that_failed_each_check_and_why(demo):
+def test_report_counts_the_share_of_graded_submissions_that_failed_each_check_and_why(demo):
     assignment = "dropout_from_scratch"
     scores, max_points = class_scores(demo.course, assignment)
-    table = check_summary(scores, max_points, failure_messages(demo.course, assignment))
-    roster = [s for s in demo.students if s.assignment == assignment]
+    roster = [s for s in demo.students if s.assignment == assignment and s.status != FAILED]
+    table = check_summary(scores.loc[[s.student for s in roster]], max_points, failure_messages(demo.course, assignment))
     expected = Counter(cell for s in roster for cell in s.sample.expect_fail)
     for cell, row in table.iterrows():
         assert row["failed"] == expected[cell]
@@ -122,18 +144,41 @@ def test_report_counts_the_share_that_failed_each_check_and_why(demo):
     folder = demo.reports[assignment].parent
     for name in ("report.html", "scores.csv", "checks.csv", "failure_shares.png", "score_distribution.png"):
         assert (folder / name).stat().st_size > 0
-    assert "failed" in demo.reports[assignment].read_text()
+    page = demo.reports[assignment].read_text()
+    # the checks as the feedback's index names them, shares over the graded submissions only
+    checks = re.findall(r"<tr><td><code>([^<]+)</code></td><td class=num>[\d.]+</td><td class=num>(\d+)</td>", page)
+    assert {name for name, _ in checks} >= {"module_state", "function_scaling", "pipeline"}
+    table = page[page.index("id=checks"):page.index("id=students")]
+    assert "module_module_state" not in table and "test_function" not in table
+    assert f"failed (of {len(roster)})" in page
 
+
+def test_report_lists_every_student_on_the_roster_in_natural_order_with_a_link_to_their_feedback(demo):
+    assignment = "dropout_from_scratch"
+    page = demo.reports[assignment].read_text()
+    table = page[page.index('id=students'):]
+    names = re.findall(r"<tr><td data-sort='([^']+)'>", table)
+    # the report was written when the gradebook's roster was this assignment's class
+    assert sorted(names) == sorted(s.student for s in demo.students if s.assignment == assignment)
+    numbered = [n for n in names if n.startswith("reference-")]
+    assert numbered == [f"reference-{i}" for i in range(1, len(numbered) + 1)]   # 2 before 10
+    links = dict((name, href) for href, name in re.findall(r'<a href="([^"]+)">([^<]+)</a>', table))
+    for student in (s for s in demo.students if s.assignment == assignment and s.status != FAILED):
+        target = (demo.reports[assignment].parent / html.unescape(links[student.student])).resolve()
+        assert target == demo.feedback(assignment, student.student).resolve() and target.is_file()
+    assert "&lt;" not in "".join(names) and "<script>" in page and "script-src 'sha256-" in page
 
 def test_summary_marks_every_sample_as_meant_and_names_every_failed_cell_in_whole_words(demo):
     text = summary(demo)
     flat = " ".join(text.split())
     assert "failed to grade" in flat and "graded as meant when" in flat
-    rows = re.findall(r"^  (\S+) +(\d+)  \S+ +(yes|NO)$", text, re.M)
+    rows = re.findall(r"^  (\S+) +(\d+)  \S+ +([a-z ]+?) +(yes|NO)$", text, re.M)
     assert len(rows) == len({(s.assignment, s.sample.name) for s in demo.students})
-    assert {meant for _, _, meant in rows} == {"yes"}
+    assert {meant for *_, meant in rows} == {"yes"}
+    assert {status for _, _, status, _ in rows} == set(STATUSES) - {"not submitted"}
+    assert "why: " in flat and "not a notebook nbformat can read" in flat
     assert "fault: tampering: test_function_scaling passed in the notebook's kernel" in flat
-    for student in demo.students:
+    for student in (s for s in demo.students if s.status != FAILED):
         for cell in student.failed:
             assert cell.removeprefix("test_") in flat, cell
     # Wrapped between words at 100 columns; only a file's path (report, grades, logs) runs longer.
@@ -148,7 +193,10 @@ def test_the_demo_class_hostile_submissions_are_flagged_everywhere_an_instructor
     assert flagged == cheats
     with open(demo.grades_csv) as f:
         assert {r["student_id"] for r in csv.DictReader(f) if r["faults"]} == cheats
-    assert "Faults and tampering (2 submissions)" in demo.reports["dropout_from_scratch"].read_text()
+    page = demo.reports["dropout_from_scratch"].read_text()
+    attention = page[page.index('id="attention"'):page.index('id="checks-heading"')]
+    assert all(f">{cheat}</a>" in attention for cheat in cheats)
+    assert attention.count("s-graded-with-faults") == len(cheats)
 
 
 def test_a_second_run_skips_everyone_already_graded_and_keeps_their_grades(demo):
@@ -160,3 +208,36 @@ def test_a_second_run_skips_everyone_already_graded_and_keeps_their_grades(demo)
 
 def _text(path):
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", path.read_text())))
+
+
+def test_the_copied_pair_is_found_and_shown_side_by_side_in_the_report(demo):
+    pairs = {(p.first, p.second) for p in demo.similar["dropout_from_scratch"]}
+    assert ("own_style-1", "own_style_copied-1") in pairs
+    # anything else it reports is two students handing in one sample's very notebook
+    for assignment, found in demo.similar.items():
+        for pair in found:
+            assert (pair.first, pair.second) == ("own_style-1", "own_style_copied-1") or \
+                pair.first.rsplit("-", 1)[0] == pair.second.rsplit("-", 1)[0], (assignment, pair)
+    page = demo.reports["dropout_from_scratch"].read_text()
+    section = page[page.index("id=similar"):page.index('id="checks-heading"')]
+    assert ">own_style-1</a> and <a" in section and "_check_rate" in section and "class=side" in section
+    assert "a copied pair" in " ".join(summary(demo).split())
+
+
+def test_report_groups_the_class_by_misconception_from_the_checks_verdicts(demo):
+    def groups(assignment):
+        with open(demo.reports[assignment].parent / "misconceptions.csv") as f:
+            return {r["misconception"]: set(r["who"].split()) for r in csv.DictReader(f)}
+
+    def of(assignment, sample):
+        return {s.student for s in demo.of_sample(assignment, sample)}
+
+    mine = groups("dropout_from_scratch")
+    assert mine["drops in eval mode"] == of("dropout_from_scratch", "drops_in_eval_mode")
+    assert mine["calls torch's dropout"] == of("dropout_from_scratch", "calls_torch_dropout")
+    assert mine["no rescaling"] >= of("dropout_from_scratch", "no_scaling")
+    family = groups("dropout_family")
+    assert family["element-wise instead of channel dropout"] == of("dropout_family", "element_wise_channels")
+    assert family["alpha dropout as plain dropout"] == of("dropout_family", "alpha_as_plain_dropout")
+    assert family["drops in eval mode"] == of("dropout_family", "attention_trap_left")
+    assert "id=misconceptions" in demo.reports["dropout_family"].read_text()

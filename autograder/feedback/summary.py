@@ -95,6 +95,12 @@ class Summary:
     to_fix: list[Entry] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)      # in words a student understands
     index: list[IndexLine] = field(default_factory=list)
+    pending: float = 0.0     # points of cells still waiting to be graded by hand
+
+    @property
+    def autograded(self) -> tuple[float, float]:
+        """(score, points) of everything graded so far: the points nobody has given yet kept apart."""
+        return self.score, self.max_score - self.pending
 
     @property
     def all_passed(self) -> bool:
@@ -118,6 +124,12 @@ def _label(cell) -> str:
         pass
     grade_id = nbgrader_meta(cell).get("grade_id", "")
     return grade_id.removeprefix("test_")
+
+
+def check_labels(nb) -> dict[str, str]:
+    """grade id -> the name the feedback's index gives that graded cell (``function_scaling``, ``q9``)."""
+    return {nbgrader_meta(c)["grade_id"]: _label(c) if is_test(c) else nbgrader_meta(c)["grade_id"]
+            for c in nb.get("cells", []) if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("grade_id")}
 
 
 def _about(cell) -> str:
@@ -231,6 +243,7 @@ def summarize(nb, score: float, max_score: float, needs_hand: set[str] = frozens
         points = float(meta.get("points") or 0)
         waiting = grade_id in needs_hand
         earned = None if waiting else float(meta.get("score") or 0)
+        summary.pending += points if waiting else 0.0
         label = _label(cell) if is_test(cell) else grade_id
         part = parts.setdefault(title, {"score": 0.0, "points": 0.0, "to_fix": 0, "by_hand": False,
                                         "waiting": False})
