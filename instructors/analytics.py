@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from urllib.parse import quote
 from collections import Counter
 from pathlib import Path
 
@@ -165,8 +166,8 @@ def write_report(course: Course, assignment: str, folder: Path) -> Path:
     summary.to_csv(folder / "checks.csv")
     _plot_failure_shares(summary, folder / "failure_shares.png")
     _plot_scores(totals, max_points.sum(), folder / "score_distribution.png")
-    feedback = {r.student: Path(os.path.relpath(course.root / "feedback" / r.student / assignment
-                                                / f"{assignment}.html", folder)).as_posix()
+    feedback = {r.student: quote(Path(os.path.relpath(course.root / "feedback" / r.student / assignment
+                                                      / f"{assignment}.html", folder)).as_posix())
                 for r in roster if (course.root / "feedback" / r.student / assignment / f"{assignment}.html").is_file()}
     # compared against the notebook students were given, which only nbgrader generate_assignment makes
     pairs = similar_pairs(course.root, assignment) if course.release_notebook(assignment).is_file() else []

@@ -13,7 +13,10 @@ under the header. Canvas matches a row to a student by ``ID`` (its own user
 id: the gradebook's ``lms_user_id`` where nbgrader has one) or by ``SIS Login
 ID`` (here the nbgrader student id, the login on a course server). A cell is
 left blank where there is no grade (not submitted, failed to grade with no
-earlier grade), since Canvas reads a blank as "no grade yet" and a 0 as a 0.
+earlier grade), since Canvas reads a blank as "no grade yet" and a 0 as a 0. A
+student whose written answers wait for hand grading gets the score so far; the
+assignment columns carry no Canvas assignment id, so Canvas matches them by name
+or creates them.
 """
 from __future__ import annotations
 
@@ -48,6 +51,17 @@ def _number(value) -> str:
     return "" if value is None else f"{value:g}"
 
 
+def _text(value) -> str:
+    """Text a spreadsheet shows as text: on one line, and never read as a formula.
+
+    Student ids, names, reasons and faults carry what students chose (a file name in a
+    reason, say); a cell that starts with = + - @ or a tab would be a formula in Excel,
+    LibreOffice or Google Sheets, so it gets a leading apostrophe, as OWASP advises.
+    """
+    text = " ".join(str(value or "").split())
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_grades(gradebook, course_root: Path, to: Path, assignments=(), students=()) -> Path:
     """``grades.csv``: one row per student and assignment, nbgrader's columns then status and detail."""
     with open(to, "w", newline="", encoding="utf-8") as f:
@@ -55,12 +69,11 @@ def write_grades(gradebook, course_root: Path, to: Path, assignments=(), student
         writer.writerow(COLUMNS)
         for person, row in _class(gradebook, course_root, assignments, students):
             duedate = gradebook.find_assignment(row.assignment).duedate
-            raw = None if row.score is None else row.score + row.late_penalty
-            writer.writerow([row.assignment, iso_utc(duedate), row.submitted_at,
-                             row.student, person.last_name or "", person.first_name or "", person.email or "",
-                             _number(raw), _number(row.late_penalty if row.score is not None else None),
-                             _number(row.score), _number(row.max_score), row.status, row.detail,
-                             _number(row.pending_points), " | ".join(row.faults), row.lms_user_id])
+            writer.writerow([_text(row.assignment), iso_utc(duedate), row.submitted_at, _text(row.student),
+                             _text(person.last_name), _text(person.first_name), _text(person.email),
+                             _number(row.raw_score), _number(row.late_penalty if row.score is not None else None),
+                             _number(row.score), _number(row.max_score), row.status, _text(row.detail),
+                             _number(row.pending_points), _text(" | ".join(row.faults)), _text(row.lms_user_id)])
     return Path(to)
 
 
@@ -72,13 +85,14 @@ def write_canvas(gradebook, course_root: Path, to: Path, section: str = "") -> P
     people: dict[str, dict] = {}
     for person, row in rows:
         name = ", ".join(filter(None, [person.last_name, person.first_name])) or person.id
-        entry = people.setdefault(person.id, {"Student": name, "ID": person.lms_user_id or "", "SIS User ID": "",
-                                              "SIS Login ID": person.id, "Section": section})
-        entry[row.assignment] = _number(row.score)
+        entry = people.setdefault(person.id, {"Student": _text(name), "ID": _text(person.lms_user_id),
+                                              "SIS User ID": "", "SIS Login ID": _text(person.id),
+                                              "Section": _text(section)})
+        entry[_text(row.assignment)] = _number(row.score)
     with open(to, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=[*CANVAS_IDENTITY, *assignments], restval="")
+        writer = csv.DictWriter(f, fieldnames=[*CANVAS_IDENTITY, *map(_text, assignments)], restval="")
         writer.writeheader()
-        writer.writerow({"Student": "Points Possible", **{a: _number(maxima[a]) for a in assignments}})
+        writer.writerow({"Student": "Points Possible", **{_text(a): _number(maxima[a]) for a in assignments}})
         for student in sorted(people, key=natural_key):
             writer.writerow(people[student])
     return Path(to)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from .course import Course, NbgraderError, db_url, jail_enabled
 from .grading_process import ready_to_grade
-from .statuses import STATUSES, record_outcomes
+from .statuses import STATUSES, natural_key, record_outcomes
 
 @dataclass
 class ClassGrading:
@@ -45,6 +45,9 @@ class ClassGrading:
     changes: list[str] = field(default_factory=list)     # regraded students whose score moved, in words
     changes_file: Path | None = None                      # every regraded student, old and new (CSV)
 
+
+#: How an error of generating feedback starts: the submission is graded, its feedback is not.
+FEEDBACK_FAILED = "feedback: "
 
 # --- worker processes -------------------------------------------------------------
 
@@ -87,7 +90,7 @@ def _grade_one(assignment: str, student: str, feedback: bool) -> tuple[str, str]
     if feedback:
         result = _API.generate_feedback(assignment, student, force=True)
         if not result["success"]:
-            return student, "feedback: " + _last_lines(result.get("error") or result.get("log", "")), faults
+            return student, FEEDBACK_FAILED + _last_lines(result.get("error") or result.get("log", "")), faults
     return student, "", faults
 
 
@@ -142,12 +145,20 @@ def submission_problems(course: Course, assignment: str, students: list[str]) ->
         except Exception as error:  # noqa: BLE001 - any unreadable file is the same problem
             problems[student] = f"{path} is not a notebook nbformat can read ({type(error).__name__}: {error})"[:300]
             continue
-        theirs = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells} - {None}
+        theirs = {_grade_id_of(c) for c in nb.cells} - {None}
         if theirs and not theirs & ids:
             problems[student] = (f"{path} has none of {assignment}'s nbgrader cells (it has "
                                  f"{', '.join(sorted(theirs)[:3])}, ...): a notebook from another "
                                  f"assignment or course?")
     return problems
+
+
+def _grade_id_of(cell) -> str | None:
+    """A cell's nbgrader grade id, or None: a student's notebook may hold any JSON in its metadata."""
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    nbgrader = meta.get("nbgrader") if isinstance(meta, dict) else None
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
 
 
 def fully_graded(course: Course, assignment: str) -> set[str]:
@@ -214,13 +225,14 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
     outcome = ClassGrading(assignment)
     outcome.failed = submission_problems(course, assignment, students)
     _prepare_gradebook(course, assignment, students)  # all of them: no one who handed in is off the roster
+    record_outcomes(course.root, assignment, outcome.failed, [])  # kept even if this run is interrupted
     students = [s for s in students if s not in outcome.failed]
     done = set() if force else fully_graded(course, assignment)
     outcome.skipped = [s for s in students if s in done]
     todo = [s for s in students if s not in done]
     # A regrade: the grades it replaces, on disk before any is replaced, for the change report.
     before = autograded_scores(course, assignment, todo)
-    when = time.strftime("%Y%m%d-%H%M%S")
+    when = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     if before:
         folder = course.root / "reports" / assignment
         folder.mkdir(parents=True, exist_ok=True)
@@ -236,8 +248,10 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
             outcome.faults[student] = faults
         if error:
             outcome.failed[student] = error
-        else:
+        if not error or error.startswith(FEEDBACK_FAILED):  # graded; only its feedback is missing
             outcome.graded.append(student)
+        record_outcomes(course.root, assignment, {} if student in outcome.graded else {student: error},
+                        [student] if student in outcome.graded else [])
         where.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {assignment}/{student} "
                     f"{'failed' if error else 'graded'} on {worker or 'an unknown worker'}\n")
         where.flush()
@@ -260,9 +274,10 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
         outcome.failed[student] = "no grades in the gradebook after grading"
         if student in outcome.graded:
             outcome.graded.remove(student)
-    record_outcomes(course.root, assignment, outcome.failed, outcome.graded)
     if before:
         outcome.changes_file, outcome.changes = write_changes(course, assignment, before, todo, when)
+    record_outcomes(course.root, assignment, {s: e for s, e in outcome.failed.items()
+                                              if not e.startswith(FEEDBACK_FAILED)}, outcome.graded)
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -298,7 +313,7 @@ def write_changes(course: Course, assignment: str, before: dict, students, when:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "old score", "new score", "checks changed"])
-        for student in sorted(before):
+        for student in sorted(before, key=natural_key):
             old, new = before[student], after.get(student, {})
             moved = [f"{c.removeprefix('test_')} {old.get(c, 0):g} -> {new.get(c, 0):g}"
                      for c in sorted(set(old) | set(new)) if old.get(c) != new.get(c)]

@@ -20,16 +20,20 @@ class Misconception:
     name: str
     meaning: str          # for the instructor: what the student believes, and what it costs
     verdict: str          # a regular expression on a failed check's message
+    unless: str = ""      # ... that does not also match this (a near miss, another cause)
 
 
 MISCONCEPTIONS = (
     Misconception("no rescaling", "the kept values are not scaled by 1/(1-p), so the next layer sees smaller "
-                  "inputs in training than in evaluation", r"kept values(?: on a 0-dim tensor)? scaled by 1\.000"),
+                  "inputs in training than in evaluation", r"kept values(?: on a 0-dim tensor)?(?: were)? scaled by 1\.000",
+                  r"after layer\.p"),
     Misconception("the wrong scale", "the kept values are scaled, but by p, 1-p or 1/p instead of 1/(1-p)",
-                  r"kept values(?: on a 0-dim tensor)? scaled by (?!1\.000)[\d.]+; torch scales them by"),
+                  r"kept values(?: on a 0-dim tensor)?(?: were)? scaled by (?!1\.000)[\d.]+[^;]*; torch scales them by",
+                  r"in x's dtype"),
     Misconception("drops in eval mode", "dropout stays on after model.eval() or with training=False, so "
                   "predictions are random", r"in eval(?:uation)? mode (?:changed|torch returns)|training=False[^;]*"
-                  r"changed|still drops in eval mode|after model\.eval\(\)"),
+                  r"changed|still drops in eval mode|after (?:model|layer)\.eval\(\)",
+                  r"torch's keywords|whatever its rank|did not return the layer"),
     Misconception("keep and drop swapped", "p is used as the probability of keeping a value",
                   r"that is 1-p"),
     Misconception("one mask for the whole batch", "one mask is drawn and shared by every sample of the batch",
@@ -48,7 +52,8 @@ MISCONCEPTIONS = (
 
 def diagnose(message: str) -> list[Misconception]:
     """The misconceptions a failed check's message shows (none for faults it does not name)."""
-    return [m for m in MISCONCEPTIONS if re.search(m.verdict, message)]
+    return [m for m in MISCONCEPTIONS
+            if re.search(m.verdict, message) and not (m.unless and re.search(m.unless, message))]
 
 
 @dataclass

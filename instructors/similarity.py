@@ -243,7 +243,9 @@ def fingerprints(source: str, k: int = K, window: int = WINDOW) -> set[int]:
 
 
 def _natural(name: str):
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)], name
+    from .statuses import natural_key
+
+    return natural_key(name), name
 
 
 # --- the comparison -----------------------------------------------------------------

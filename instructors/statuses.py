@@ -26,11 +26,13 @@ others are in ``detail``.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,34 +55,62 @@ def _ledger_path(course_root: Path) -> Path:
     return Path(course_root) / LEDGER
 
 
+def _read_ledger(path: Path, set_aside: bool = False) -> dict:
+    """The ledger, or {} if it cannot be read; a writer (``set_aside``) first moves an unreadable
+    one aside, beside it, rather than write over it."""
+    try:
+        ledger = json.loads(path.read_text()) if path.exists() else {}
+        if isinstance(ledger, dict):
+            return ledger
+    except (OSError, ValueError):
+        pass
+    if set_aside:
+        os.replace(path, path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}"))
+    return {}
+
+
+@contextmanager
+def _locked(course_root: Path):
+    """One grade_class run at a time changes the ledger (two classes graded at once keep both)."""
+    with open(Path(course_root) / f".{LEDGER}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def failures(course_root: Path, assignment: str) -> dict[str, dict]:
     """student -> {"reason", "at"} for each submission of ``assignment`` that failed to grade."""
-    path = _ledger_path(course_root)
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text()).get(assignment, {})
+    entries = _read_ledger(_ledger_path(course_root)).get(assignment, {})  # whole: written by rename
+    return entries if isinstance(entries, dict) else {}
 
 
 def record_outcomes(course_root: Path, assignment: str, failed: dict[str, str], graded: list[str]) -> None:
     """Add the students that failed to grade and clear those graded since.
 
-    Written to a temporary file and renamed over the ledger, so an interrupted
-    write leaves the previous ledger whole.
+    Under a lock, written to a temporary file and renamed over the ledger, so an
+    interrupted write leaves the previous ledger whole; readable by the course's
+    other accounts as the gradebook is.
     """
     path = _ledger_path(course_root)
-    ledger = json.loads(path.read_text()) if path.exists() else {}
-    entries = ledger.setdefault(assignment, {})
-    now = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    for student in graded:
-        entries.pop(student, None)
-    for student, reason in failed.items():
-        entries[student] = {"reason": reason, "at": now}
-    if not entries:
-        del ledger[assignment]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grading_failures-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(ledger, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    with _locked(course_root):
+        ledger = _read_ledger(path, set_aside=True)
+        unchanged = json.dumps(ledger, sort_keys=True)
+        entries = ledger.setdefault(assignment, {})
+        now = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        for student in graded:
+            entries.pop(student, None)
+        for student, reason in failed.items():
+            entries[student] = {"reason": reason, "at": now}
+        if not entries:
+            del ledger[assignment]
+        if json.dumps(ledger, sort_keys=True) == unchanged:
+            return  # a class with nothing that failed leaves no ledger behind
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grading_failures-")
+        with os.fdopen(fd, "w") as f:
+            json.dump(ledger, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
 
 
 # --- standings ---------------------------------------------------------------------
@@ -95,6 +125,7 @@ class Standing:
     detail: str = ""                   # the reason, the penalty, the pending points, in words
     submitted_at: str = ""             # ISO 8601, UTC; empty if nothing was handed in
     score: float | None = None         # after the late penalty; None where there is no grade
+    raw_score: float | None = None     # before it
     max_score: float = 0.0
     pending_points: float = 0.0        # hand-graded points not given yet
     late_penalty: float = 0.0
@@ -153,8 +184,9 @@ def standings(course_root: Path, assignment: str, gradebook) -> list[Standing]:
         notes = []
         grades = [g for nb in submission.notebooks for g in nb.grades] if submission is not None else []
         if any(g.auto_score is not None or g.manual_score is not None for g in grades):
-            row.pending_points = sum(g.max_score for g in grades if g.needs_manual_grade)
+            row.pending_points = sum(g.max_score for g in grades if waits_for_hand(g))
             row.late_penalty = submission.late_submission_penalty or 0.0
+            row.raw_score = submission.score
             row.score = max(0.0, submission.score - row.late_penalty)
             row.submitted_at = iso_utc(submission.timestamp)
             row.faults = faults.get(student.id, [])
@@ -169,7 +201,7 @@ def standings(course_root: Path, assignment: str, gradebook) -> list[Standing]:
                 row.status = FAULTS
                 notes.insert(0, "; ".join(row.faults))
         if student.id in failed:
-            why = failed[student.id]["reason"].strip().splitlines()
+            why = str(failed[student.id].get("reason", "")).strip().splitlines()
             kept = ("; the earlier submission's grade "
                     f"({row.score:g} of {max_score:g}) is kept") if row.score is not None else ""
             notes = [f"{why[-1] if why else 'no reason recorded'}{kept}"]  # the rest was the earlier one's
@@ -180,9 +212,16 @@ def standings(course_root: Path, assignment: str, gradebook) -> list[Standing]:
     return sorted(found, key=lambda s: natural_key(s.student))
 
 
+def waits_for_hand(grade) -> bool:
+    """Whether a gradebook grade still waits for the instructor: nbgrader flags a regraded cell
+    that already has a hand-given score too, for review; those points are given, not pending."""
+    return bool(grade.needs_manual_grade) and grade.manual_score is None
+
+
 def natural_key(text: str) -> list:
     """Sort key that puts "reference-2" before "reference-10" and "q2" before "q10"."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+    return [(0, int(part), "") if part.isdecimal() else (1, 0, part.lower())
+            for part in re.split(r"(\d+)", text) if part]
 
 
 def counts(rows: list[Standing]) -> dict[str, int]:

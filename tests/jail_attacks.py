@@ -640,6 +640,12 @@ def grade(run: Run) -> Run:
     return run
 
 
+
+#: What grading itself writes in the course folder: the gradebook, the exports, the ledger of
+#: submissions that failed to grade and its lock (instructors/statuses.py).
+GRADING_RECORDS = ("gradebook.db", "grades.csv", "canvas.csv", "grading_failures.json", ".grading_failures.json.lock")
+
+
 def consequences(run: Run) -> dict[str, list[str]]:
     """Every harm found on the machine, by kind; an empty list where there is none."""
     from nbgrader.utils import determine_grade
@@ -679,7 +685,7 @@ def consequences(run: Run) -> dict[str, list[str]]:
         skip.add(str(run.guarded["home"] / ".cache"))
         after = _fingerprint(root, skip=skip | {str(course / "gradebook.db")})
         for path in sorted(set(run.before["files"][kind]) | set(after)):
-            if Path(path).name in ("gradebook.db", "grades.csv") or any(path.startswith(s) for s in skip):
+            if Path(path).name in GRADING_RECORDS or any(path.startswith(s) for s in skip):
                 continue
             if run.before["files"][kind].get(path) != after.get(path):
                 changed.append(f"{kind}: {path}")

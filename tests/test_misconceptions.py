@@ -60,3 +60,17 @@ def test_a_student_counts_once_per_misconception_and_only_if_gradable():
                 ("cy", "test_function_scaling"): "kept values scaled by 1.000"}
     (group,) = group_class(messages, {"test_function_scaling": "function_scaling"}, students={"ann", "bob"})
     assert group.students == ["ann", "bob"] and group.example[:2] == ("ann", "function_scaling")
+
+
+def test_near_misses_and_other_causes_are_not_misdiagnosed():
+    near = ("kept values scaled by 1.429; torch scales them by 1/(1-p) = 1.429 for p=0.3 (off by 1.2e-03 "
+            "relative, allowed 1e-03: compute the scale in x's dtype)")
+    keywords = ("dropout(x, p=0.2, training=False) changed the values; with torch's keywords that is eval "
+                "mode, which returns x unchanged")
+    rank = ("dropout2d(x, 0.5, False) on a 1-D input did not return the input; in evaluation mode torch "
+            "returns it (with a warning) whatever its rank")
+    assert diagnose(near) == diagnose(keywords) == diagnose(rank) == []
+    assert [m.name for m in diagnose("kept values scaled by 0.500 in float16; torch scales them by 1/(1-p) = "
+                                     "2.000 for p=0.5")] == ["the wrong scale"]
+    assert [m.name for m in diagnose("after layer.eval(), Dropout2d(0.5) changed its input; in eval mode "
+                                     "torch's layer returns it unchanged")] == ["drops in eval mode"]

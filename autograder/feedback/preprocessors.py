@@ -26,7 +26,10 @@ class FeedbackSummary(NbGraderPreprocessor):
         with Gradebook(info["db_url"]) as gradebook:
             submitted = gradebook.find_submission_notebook(info["notebook"], info["assignment"],
                                                            info["student"])
-            by_hand = {grade.name for grade in submitted.grades if grade.needs_manual_grade}
+            # nbgrader also flags a regraded cell that already has a hand-given score, for review:
+            # those points are given, not waiting
+            by_hand = {grade.name for grade in submitted.grades
+                       if grade.needs_manual_grade and grade.manual_score is None}
         resources["summary"] = summarize(nb, info["score"], info["max_score"], by_hand)
         resources["summary_kinds"] = KINDS
         return nb, resources
