@@ -24,7 +24,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .course import Course, db_url  # noqa: E402
+from .course import Course, db_url, open_gradebook  # noqa: E402
 from .faults import faults_in  # noqa: E402
 from .misconceptions import group_class  # noqa: E402
 from .report_page import misconceptions_section, report_page, similarity_section  # noqa: E402
@@ -38,10 +38,8 @@ _CHECK_PREFIX = re.compile(r"^[\w.]+ check(?: '\w+')? failed: ")
 
 def class_scores(course: Course, assignment: str) -> tuple[pd.DataFrame, pd.Series]:
     """(scores: student x autograded cell, max points per cell), from the gradebook."""
-    from nbgrader.api import Gradebook
-
     rows, max_points = {}, {}
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
             row = {}
             for notebook in submission.notebooks:
@@ -73,9 +71,7 @@ def check_names(course: Course, assignment: str) -> dict[str, str]:
 
 def class_standings(course: Course, assignment: str) -> list[Standing]:
     """Every student on the roster with their status on ``assignment`` (instructors/statuses.py)."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         return standings(course.root, assignment, gradebook)
 
 

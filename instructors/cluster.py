@@ -40,7 +40,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import Course, NbgraderError
+from .course import Course, NbgraderError, open_gradebook
 
 #: Seconds the coordinator waits to reach the scheduler, and to get it back once lost.
 CONNECT_TIMEOUT_S = 10
@@ -166,8 +166,6 @@ def grade_task(task: dict) -> Graded:
     Runs on a Dask worker. Never raises for what nbgrader reports as a failure:
     that comes back as ``error``.
     """
-    from nbgrader.api import Gradebook
-
     from .faults import faults_in
 
     _start_grading_here()
@@ -195,7 +193,7 @@ def grade_task(task: dict) -> Graded:
             if not result["success"]:
                 error = "feedback: " + (result.get("error") or result.get("log", ""))[-2000:]
         grades, penalties = [], {}
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        with open_gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
             submission = gradebook.find_submission(assignment, student)
             timestamp = submission.timestamp.isoformat() if submission.timestamp else None
             for notebook in submission.notebooks:
@@ -224,13 +222,11 @@ def record(course: Course, db_url: str, assignment: str, graded: Graded) -> None
     """
     from datetime import datetime
 
-    from nbgrader.api import Gradebook
-
     for kind in ("autograded", "feedback"):
         shutil.rmtree(course.root / kind / graded.student / assignment, ignore_errors=True)
     _write(course.root, graded.files)
     scores = {(g["notebook"], g["cell"]): g for g in graded.grades}
-    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+    with open_gradebook(db_url) as gradebook, warnings.catch_warnings():
         # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings
         # ("... not in session"); `nbgrader autograde` prints the same ones.
         warnings.simplefilter("ignore", category=Warning)

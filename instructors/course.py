@@ -91,6 +91,22 @@ def db_url(course_root: Path) -> str:
     return f"sqlite:///{Path(course_root) / 'gradebook.db'}?timeout={DB_TIMEOUT_S}"
 
 
+def open_gradebook(url: str):
+    """nbgrader's ``Gradebook`` at ``url``, creating it if it is new.
+
+    A new gradebook asks the ``alembic`` command for its schema version, so this
+    interpreter's ``bin`` goes first on PATH: a course venv used without activating it
+    (``.venv/bin/python -m instructors.grade_class``) would otherwise fail with
+    "No such file or directory: 'alembic'".
+    """
+    from nbgrader.api import Gradebook
+
+    here = str(Path(sys.executable).parent)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([here, os.environ.get("PATH", "")])
+    return Gradebook(url)
+
+
 def jail_enabled(course_root: Path) -> bool:
     """Whether the course grades with student code jailed (``c.StudentCodeJail.enabled``)."""
     return bool(course_config(course_root).StudentCodeJail.get("enabled", True))

@@ -107,11 +107,9 @@ def hand_in(course: Course, assignment: str, class_samples: list[Sample] | None 
 
 
 def set_due_date(course: Course, assignment: str, due: datetime = DUE) -> None:
-    from nbgrader.api import Gradebook
+    from .course import db_url, open_gradebook
 
-    from .course import db_url
-
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         gradebook.update_or_create_assignment(assignment, duedate=due.replace(tzinfo=None))  # naive UTC
 
 

@@ -100,10 +100,10 @@ def write_canvas(gradebook, course_root: Path, to: Path, section: str = "") -> P
 
 def export_all(course_root: Path, db_url: str) -> tuple[Path, Path]:
     """Write ``grades.csv`` and ``canvas.csv`` in the course folder; return their paths."""
-    from nbgrader.api import Gradebook
+    from .course import open_gradebook
 
     course_root = Path(course_root)
-    with Gradebook(db_url) as gradebook:
+    with open_gradebook(db_url) as gradebook:
         return (write_grades(gradebook, course_root, course_root / "grades.csv"),
                 write_canvas(gradebook, course_root, course_root / "canvas.csv"))
 

@@ -30,7 +30,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import Course, NbgraderError, db_url, jail_enabled
+from .course import Course, NbgraderError, db_url, jail_enabled, open_gradebook
 from .grading_process import ready_to_grade
 from .statuses import STATUSES, natural_key, record_outcomes
 
@@ -163,10 +163,8 @@ def _grade_id_of(cell) -> str | None:
 
 def fully_graded(course: Course, assignment: str) -> set[str]:
     """Students whose every autograded cell has a score in the gradebook."""
-    from nbgrader.api import Gradebook
-
     done = set()
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
             grades = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"]
             if grades and all(g.auto_score is not None for g in grades):
@@ -176,9 +174,9 @@ def fully_graded(course: Course, assignment: str) -> set[str]:
 
 def _prepare_gradebook(course: Course, assignment: str, students: list[str]) -> None:
     """Create every student before the workers start, so they only add grades."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         try:
             gradebook.find_assignment(assignment)
         except MissingEntry:
@@ -284,10 +282,8 @@ def grade_class(course: Course, assignment: str, jobs: int | None = None, force:
 
 def autograded_scores(course: Course, assignment: str, students) -> dict[str, dict[str, float]]:
     """student -> autograded cell -> score, as the gradebook has them now (students with none left out)."""
-    from nbgrader.api import Gradebook
-
     found = {}
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
             if submission.student.id in students:
                 cells = {g.name: g.score for nb in submission.notebooks for g in nb.grades
@@ -346,22 +342,18 @@ def export(course: Course, to: Path) -> Path:
     The same file ``nbgrader export`` writes in this course (see instructors/exports.py),
     without a second nbgrader start-up.
     """
-    from nbgrader.api import Gradebook
-
     from .exports import write_canvas, write_grades
 
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         write_canvas(gradebook, course.root, Path(to).with_name("canvas.csv"))
         return write_grades(gradebook, course.root, Path(to))
 
 
 def status_table(course: Course, assignment: str, names: int = 6) -> str:
     """How many students have each status, naming the first few of every status but the usual ones."""
-    from nbgrader.api import Gradebook
-
     from .statuses import GRADED, PENDING, standings
 
-    with Gradebook(db_url(course.root)) as gradebook:
+    with open_gradebook(db_url(course.root)) as gradebook:
         rows = standings(course.root, assignment, gradebook)
     lines = [f"{assignment}: {len(rows)} students on the roster"]
     for status in STATUSES:

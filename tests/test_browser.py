@@ -381,8 +381,22 @@ def hostile_html(lab):
     assert outcome.failed == {}
     report = write_report(course, ASSIGNMENT, course.root / "reports" / ASSIGNMENT)
     config = course.root / "nbgrader_config.py"
-    return {"course": course, "report": report, "config": config,
+    return {"course": course, "report": report, "config": config, "config_bytes": config.read_bytes(),
             "config_hash": hashlib.sha256(config.read_bytes()).hexdigest()}
+
+
+def _restore_config(hostile) -> None:
+    """Put the course's config back once the last of the page's writes has landed.
+
+    Every payload on the page sends its own write; one still in flight when the file is
+    put back would interleave with it and leave the course a config that does not parse.
+    """
+    config, last = hostile["config"], None
+    deadline = time.time() + 15
+    while time.time() < deadline and config.stat().st_mtime_ns != last:
+        last = config.stat().st_mtime_ns
+        time.sleep(1.0)
+    config.write_bytes(hostile["config_bytes"])
 
 
 def _grades_of(course, student: str) -> list:
@@ -483,7 +497,8 @@ def test_without_the_defences_the_same_page_does_harm(hostile_html, lab, watched
         harm = _harm(watched, hostile_html, before)
         assert "nbgrader_config.py was rewritten" in harm and "the student's grades changed" in harm, harm
     finally:
-        shutil.copy2(ROOT / "nbgrader_config.py", hostile_html["config"])   # as the course had it
+        watched.goto("about:blank")   # no script of that page is left to write again
+        _restore_config(hostile_html)
 
 
 def test_the_class_report_sorts_by_any_column_and_leads_to_each_students_feedback(graded, hostile_html, watched):
